@@ -1,0 +1,42 @@
+# One entry point for the project. The README's two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+STACK := local_stack/bin
+PY := .venvs/airflow/bin/python
+
+.PHONY: help install up down status logs demo test lint format lock bench clean-data
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## install apt packages, the three venvs and the JVM artifacts (idempotent, cached)
+	@$(STACK)/install.sh
+
+up: install ## start the whole local stack and wait until every component is healthy
+	@$(STACK)/up.sh
+
+down: ## stop the stack; all state under data/ is kept
+	@$(STACK)/down.sh
+
+status: ## every component's health check and URL
+	@$(STACK)/status.sh
+
+logs: ## follow every component's log (make logs C="kafka flink-taskmanager" for some)
+	@$(STACK)/logs.sh $(C)
+
+demo: up ## set up, start and run the pipeline end to end on the shipped sample
+	@$(STACK)/run.sh $(PY) -m include.demo
+
+test: up ## every test, against the real local stack
+	@$(STACK)/run.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: ## ruff lint + format check
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+format: ## apply ruff fixes and formatting
+	@$(PY) -m ruff check --fix . && $(PY) -m ruff format .
+
+lock: ## re-resolve requirements.txt into local_stack/requirements/airflow.lock
+	@uv pip compile -q -p 3.11 requirements.txt -o local_stack/requirements/airflow.lock
+
+clean-data: down ## DELETE all local state (databases, topics, checkpoints)
+	@read -p "Delete everything under data/? [y/N] " a && [[ $$a == y ]] && rm -rf data

@@ -1,0 +1,242 @@
+"""The pipeline's configuration: one place, read from the environment, with documented defaults.
+
+Every setting is declared once in ``SETTINGS`` (name, default, description). Python code reads it
+with :func:`get`; the local-stack shell scripts read the same values through
+``python3 -m include.config --shell`` so no default is written twice. ``.env`` (copied from
+``.env.example`` on first ``make up``) overrides any of them. This module imports only the standard
+library: it runs before any virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+PROJECT_ROOT = Path(os.environ.get("ADEVENTS_HOME", Path(__file__).resolve().parent.parent))
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Where state lives. Everything the stack writes is under DATA_DIR so it survives restarts.
+    Setting("DATA_DIR", "{PROJECT_ROOT}/data", "Root of all runtime state (databases, logs, checkpoints)."),
+    Setting("BIND_HOST", "127.0.0.1", "Address every local service listens on."),
+    # PostgreSQL
+    Setting("PG_HOST", "127.0.0.1", "PostgreSQL host."),
+    Setting("PG_PORT", "5432", "PostgreSQL port."),
+    Setting("PG_DATABASE", "adevents", "Database of the pipeline (schemas realtime, analytics, errors)."),
+    Setting("PG_OWNER_USER", "adevents_owner", "Role that owns the pipeline schemas and runs migrations."),
+    Setting("PG_OWNER_PASSWORD", "", "Password of PG_OWNER_USER (generated into .env).", secret=True),
+    Setting("PG_STREAM_WRITER_USER", "adevents_stream_writer", "Login used by Flink and the producer."),
+    Setting("PG_STREAM_WRITER_PASSWORD", "", "Password of the stream writer (generated).", secret=True),
+    Setting("PG_DBT_USER", "adevents_dbt", "Login used by dbt and the daily ETL."),
+    Setting("PG_DBT_PASSWORD", "", "Password of the dbt login (generated).", secret=True),
+    Setting("PG_DASHBOARD_USER", "adevents_dashboard", "Read-only login for Streamlit and Metabase."),
+    Setting("PG_DASHBOARD_PASSWORD", "", "Password of the dashboard login (generated).", secret=True),
+    Setting("AIRFLOW_DB_PASSWORD", "", "Password of the Airflow metadata DB role (generated).", secret=True),
+    Setting("REGISTRY_DB_PASSWORD", "", "Password of the schema registry's DB role (generated).", secret=True),
+    # Redis
+    Setting("REDIS_HOST", "127.0.0.1", "Redis host."),
+    Setting("REDIS_PORT", "6379", "Redis port."),
+    # Kafka
+    Setting("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Kafka bootstrap servers (any cluster)."),
+    Setting("KAFKA_PORT", "9092", "Local broker's client port."),
+    Setting("KAFKA_CONTROLLER_PORT", "9095", "Local broker's KRaft controller port."),
+    Setting("KAFKA_JMX_EXPORTER_PORT", "9404", "Prometheus JMX exporter attached to the local broker."),
+    Setting("KAFKA_HEAP", "768m", "Heap of the local broker."),
+    Setting("KAFKA_REPLICATION_FACTOR", "1", "Replication factor of the pipeline's topics."),
+    Setting("TOPIC_RAW", "ad_events_raw", "Topic of validated raw events."),
+    Setting("TOPIC_RAW_PARTITIONS", "3", "Partitions of the raw topic."),
+    Setting("TOPIC_DLQ", "ad_events_error", "Dead-letter topic."),
+    Setting("TOPIC_DLQ_PARTITIONS", "1", "Partitions of the dead-letter topic."),
+    # Schema registry
+    Setting("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8085/apis/ccompat/v7", "Confluent-compatible registry API."),
+    Setting("SCHEMA_REGISTRY_PORT", "8085", "Local Apicurio registry port."),
+    Setting("SCHEMA_REGISTRY_HEAP", "384m", "Heap of the local registry."),
+    Setting("SCHEMA_SUBJECT", "ad_events_raw-value", "Subject of the event JSON Schema."),
+    # Flink
+    Setting("FLINK_REST_URL", "http://127.0.0.1:8081", "Flink REST API / web UI."),
+    Setting("FLINK_REST_PORT", "8081", "Local JobManager REST port."),
+    Setting("FLINK_JM_PROCESS_MEMORY", "1024m", "JobManager process memory."),
+    Setting("FLINK_TM_PROCESS_MEMORY", "3072m", "TaskManager process memory."),
+    Setting("FLINK_TM_SLOTS", "2", "Task slots of the local TaskManager."),
+    Setting("FLINK_CHECKPOINTS_URI", "file://{DATA_DIR}/checkpoints", "Checkpoint directory (URI: s3:// works)."),
+    Setting("FLINK_SAVEPOINTS_URI", "file://{DATA_DIR}/savepoints", "Savepoint directory (URI)."),
+    Setting("FLINK_JM_METRICS_PORT", "9249", "JobManager Prometheus reporter port."),
+    Setting("FLINK_TM_METRICS_PORT", "9250", "TaskManager Prometheus reporter port."),
+    # Airflow
+    Setting("AIRFLOW_PORT", "8080", "Airflow API server and UI port."),
+    Setting("AIRFLOW_URL", "http://127.0.0.1:8080", "Airflow UI / REST base URL."),
+    Setting("AIRFLOW_ADMIN_USER", "admin", "Airflow UI login (simple auth manager)."),
+    Setting("AIRFLOW_ADMIN_PASSWORD", "admin", "Airflow UI password: local only, change it in .env.", secret=True),
+    Setting("AIRFLOW_JWT_SECRET", "", "Secret signing Airflow API tokens (generated).", secret=True),
+    Setting("AIRFLOW_FERNET_KEY", "", "Key encrypting Airflow connections in its DB (generated).", secret=True),
+    Setting("AIRFLOW_PARALLELISM", "4", "Airflow LocalExecutor parallelism (2 cores: keep it small)."),
+    # Monitoring
+    Setting("PROMETHEUS_PORT", "9090", "Prometheus port."),
+    Setting("ALERTMANAGER_PORT", "9093", "Alertmanager port."),
+    Setting("POSTGRES_EXPORTER_PORT", "9187", "PostgreSQL exporter port."),
+    Setting("REDIS_EXPORTER_PORT", "9121", "Redis exporter port."),
+    # Slack
+    Setting(
+        "SLACK_WEBHOOK_URL",
+        "http://127.0.0.1:8099/services/local-slack",
+        "Slack incoming webhook. Default: the local Slack sink (messages land in DATA_DIR/slack).",
+        secret=True,
+    ),
+    Setting("SLACK_SINK_PORT", "8099", "Port of the local Slack sink that records webhook payloads."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _expand(value: str, resolved: dict[str, str]) -> str:
+    return value.format(PROJECT_ROOT=PROJECT_ROOT, **resolved)
+
+
+def read_env_file(path: Path | None = None) -> dict[str, str]:
+    """KEY=VALUE pairs of ``.env`` (no shell expansion; blank lines and # comments ignored)."""
+    path = path or Path(os.environ.get("ADEVENTS_ENV_FILE", PROJECT_ROOT / ".env"))
+    if not path.exists():
+        return {}
+    pairs: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not name.lstrip().startswith("#"):
+            pairs[name.strip()] = value.strip().strip("'\"")
+    return pairs
+
+
+def resolve(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Every setting's value: the environment wins, then ``.env``, then the default."""
+    env = {**read_env_file(), **os.environ} if env is None else env
+    resolved: dict[str, str] = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.name) or setting.default
+        resolved[setting.name] = _expand(raw, resolved) if "{" in raw else raw
+    return resolved
+
+
+def get(name: str) -> str:
+    """One setting's value. Raises KeyError for a name not declared in SETTINGS."""
+    if name not in _BY_NAME:
+        raise KeyError(f"unknown setting {name!r}: declare it in include/config.py SETTINGS")
+    return resolve()[name]
+
+
+def data_dir() -> Path:
+    return Path(get("DATA_DIR"))
+
+
+def pg_dsn(user_setting: str = "PG_OWNER", database: str | None = None) -> str:
+    """libpq URI for one of the pipeline's logins (PG_OWNER, PG_STREAM_WRITER, PG_DBT, PG_DASHBOARD)."""
+    cfg = resolve()
+    user, password = cfg[f"{user_setting}_USER"], cfg[f"{user_setting}_PASSWORD"]
+    db = database or cfg["PG_DATABASE"]
+    return f"postgresql://{quote(user)}:{quote(password, safe='')}@{cfg['PG_HOST']}:{cfg['PG_PORT']}/{db}"
+
+
+def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
+    """AIRFLOW_CONN_* values derived from the settings (an explicit AIRFLOW_CONN_* env var wins)."""
+    cfg = cfg or resolve()
+
+    def pg(prefix: str) -> str:
+        user, password = cfg[f"{prefix}_USER"], quote(cfg[f"{prefix}_PASSWORD"], safe="")
+        return f"postgres://{user}:{password}@{cfg['PG_HOST']}:{cfg['PG_PORT']}/{cfg['PG_DATABASE']}"
+
+    slack = cfg["SLACK_WEBHOOK_URL"]
+    scheme, _, rest = slack.partition("://")
+    host, _, path = rest.partition("/")
+    conns = {
+        "PIPELINE_DB": pg("PG_OWNER"),
+        "PIPELINE_DB_STREAM_WRITER": pg("PG_STREAM_WRITER"),
+        "PIPELINE_DB_DBT": pg("PG_DBT"),
+        "PIPELINE_DB_DASHBOARD": pg("PG_DASHBOARD"),
+        "KAFKA_DEFAULT": json.dumps(
+            {"conn_type": "kafka", "extra": {"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]}}
+        ),
+        "SCHEMA_REGISTRY": json.dumps({"conn_type": "http", "host": cfg["SCHEMA_REGISTRY_URL"]}),
+        "FLINK_REST": json.dumps({"conn_type": "http", "host": cfg["FLINK_REST_URL"]}),
+        "REDIS_DEFAULT": f"redis://{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/0",
+        # The Slack provider posts to host + password (the webhook token path).
+        "SLACK_ALERTS": json.dumps(
+            {"conn_type": "slackwebhook", "host": f"{scheme}://{host}", "password": path or "local"}
+        ),
+    }
+    return {f"AIRFLOW_CONN_{k}": os.environ.get(f"AIRFLOW_CONN_{k}", v) for k, v in conns.items()}
+
+
+def generate_missing_secrets(env_file: Path) -> list[str]:
+    """Fill empty generated secrets in ``env_file`` (created from .env.example when absent)."""
+    if not env_file.exists():
+        env_file.write_text((PROJECT_ROOT / ".env.example").read_text())
+    lines = env_file.read_text().splitlines()
+    filled: list[str] = []
+    for i, line in enumerate(lines):
+        name, sep, value = line.partition("=")
+        setting = _BY_NAME.get(name.strip())
+        if sep and setting and setting.secret and not value.strip() and not setting.default:
+            token = _fernet_key() if setting.name == "AIRFLOW_FERNET_KEY" else secrets.token_urlsafe(24)
+            lines[i] = f"{name.strip()}={token}"
+            filled.append(setting.name)
+    env_file.write_text("\n".join(lines) + "\n")
+    return filled
+
+
+def _fernet_key() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def env_example() -> str:
+    """The text of ``.env.example``: every setting, its help and default (secrets left empty)."""
+    out = [
+        "# Copy to .env (`make up` does it and generates the empty secrets). Every line is optional:",
+        "# a missing or empty value falls back to the default shown. Never commit .env.",
+        "",
+    ]
+    for s in SETTINGS:
+        out.append(f"# {s.help}" + ("" if s.secret or not s.default else f" Default: {s.default}"))
+        out.append(f"{s.name}={s.default if s.secret else ''}")
+    return "\n".join(out) + "\n"
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--shell"]:
+        cfg = resolve()
+        for key, value in {**cfg, **airflow_connections(cfg)}.items():
+            print(f"export {key}={_shell_quote(value)}")
+        return 0
+    if argv[:1] == ["--init-env"]:
+        filled = generate_missing_secrets(Path(argv[1]) if len(argv) > 1 else PROJECT_ROOT / ".env")
+        if filled:
+            print(f"generated secrets in .env: {', '.join(filled)}")
+        return 0
+    if argv[:1] == ["--env-example"]:
+        print(env_example(), end="")
+        return 0
+    if argv[:1] == ["--get"] and len(argv) == 2:
+        print(get(argv[1]))
+        return 0
+    print("usage: python3 -m include.config --shell | --init-env [FILE] | --env-example | --get NAME", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

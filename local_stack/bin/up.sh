@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Starts the whole local stack under supervisord, in dependency order, waiting for each
+# component's real health check. Idempotent: running it on a started stack changes nothing.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+load_config
+export_stack_paths
+export_airflow_env
+HEALTH=("$REPO/.venvs/airflow/bin/python" "$STACK/health.py")
+
+[[ -x $REPO/.venvs/airflow/bin/supervisord && -d $JARS/kafka ]] || die "not installed yet: run make install"
+
+mkdir -p "$RUN_DIR" "$LOG_DIR/flink" "$DATA_DIR"/{redis,kafka,prometheus,alertmanager,slack,airflow,checkpoints,savepoints} \
+  "$DATA_DIR"/flink/{tmp,uploads,completed-jobs}
+"$REPO/.venvs/airflow/bin/python" "$STACK/bin/render_configs.py"
+
+init_postgres() {
+  local pgdata="$DATA_DIR/postgres"
+  install -d -m 0700 -o "$PG_RUN_USER" "$RUN_DIR/pg"
+  if [[ -f $pgdata/PG_VERSION ]]; then return; fi
+  log "postgres: initialising $pgdata"
+  install -d -m 0700 -o "$PG_RUN_USER" "$pgdata"
+  if ! runuser -u "$PG_RUN_USER" -- test -w "$pgdata" 2>/dev/null && [[ $(id -u) -eq 0 ]]; then
+    die "$PG_RUN_USER cannot write $pgdata: every parent directory must be traversable (chmod o+x), or set DATA_DIR in .env"
+  fi
+  local as=(); [[ $(id -u) -eq 0 ]] && as=(runuser -u "$PG_RUN_USER" --)
+  "${as[@]}" "$PG_BIN/initdb" -D "$pgdata" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/postgres-initdb.log"
+}
+
+init_kafka() {
+  [[ -f $DATA_DIR/kafka/meta.properties ]] && return
+  log "kafka: formatting KRaft storage in $DATA_DIR/kafka"
+  local cluster_id
+  cluster_id=$(java -cp "$JARS/kafka/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+  java -Dlog4j2.configurationFile="$RUN_DIR/conf/kafka/log4j2.properties" -cp "$JARS/kafka/*" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$RUN_DIR/conf/kafka/server.properties" --standalone \
+    >"$LOG_DIR/kafka-format.log" 2>&1 || die "kafka storage format failed: see $LOG_DIR/kafka-format.log"
+}
+
+provision_postgres() {
+  psql -X -q -h "$RUN_DIR/pg" -p "$PG_PORT" -U postgres -d postgres \
+    -v owner_user="$PG_OWNER_USER" -v owner_password="$PG_OWNER_PASSWORD" \
+    -v airflow_password="$AIRFLOW_DB_PASSWORD" -v registry_password="$REGISTRY_DB_PASSWORD" \
+    -v pipeline_db="$PG_DATABASE" -f "$RUN_DIR/conf/postgres/provision.sql" >/dev/null
+}
+
+init_airflow() {
+  printf '{"%s": "%s"}\n' "$AIRFLOW_ADMIN_USER" "$AIRFLOW_ADMIN_PASSWORD" \
+    >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  chmod 600 "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  log "airflow: migrating the metadata database"
+  airflow db migrate >"$LOG_DIR/airflow-db-migrate.log" 2>&1 || die "airflow db migrate failed: see $LOG_DIR/airflow-db-migrate.log"
+}
+
+start() {
+  log "starting $*"
+  supervisorctl_ start "$@" >/dev/null || true
+}
+
+init_postgres
+init_kafka
+if ! supervisor_running; then
+  log "supervisord: starting (config $RUN_DIR/conf/supervisord.conf)"
+  "$REPO/.venvs/airflow/bin/supervisord" -c "$RUN_DIR/conf/supervisord.conf"
+  for _ in $(seq 50); do supervisor_running && break; sleep 0.2; done
+else
+  supervisorctl_ reread >/dev/null && supervisorctl_ update >/dev/null
+fi
+
+start postgres redis slack-sink
+"${HEALTH[@]}" --wait postgres redis --timeout 60
+provision_postgres
+start kafka schema-registry flink-jobmanager flink-taskmanager postgres-exporter redis-exporter
+init_airflow
+start airflow:*
+"${HEALTH[@]}" --wait kafka schema-registry flink --timeout 180
+start prometheus alertmanager
+"${HEALTH[@]}" --wait kafka-jmx-exporter postgres-exporter redis-exporter prometheus alertmanager slack-sink airflow --timeout 180
+log "stack is up: make status for health and URLs, make logs to follow the logs"
