@@ -45,7 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PG_DASHBOARD_USER", "adevents_dashboard", "Read-only login for Streamlit and Metabase."),
     Setting("PG_DASHBOARD_PASSWORD", "", "Password of the dashboard login (generated).", secret=True),
     Setting("AIRFLOW_DB_PASSWORD", "", "Password of the Airflow metadata DB role (generated).", secret=True),
-    Setting("REGISTRY_DB_PASSWORD", "", "Password of the schema registry's DB role (generated).", secret=True),
+    Setting(
+        "REGISTRY_DB_PASSWORD", "", "Password of the schema registry's DB role (generated).", secret=True
+    ),
     # Redis
     Setting("REDIS_HOST", "127.0.0.1", "Redis host."),
     Setting("REDIS_PORT", "6379", "Redis port."),
@@ -61,7 +63,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOPIC_DLQ", "ad_events_error", "Dead-letter topic."),
     Setting("TOPIC_DLQ_PARTITIONS", "1", "Partitions of the dead-letter topic."),
     # Schema registry
-    Setting("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8085/apis/ccompat/v7", "Confluent-compatible registry API."),
+    Setting(
+        "SCHEMA_REGISTRY_URL", "http://127.0.0.1:8085/apis/ccompat/v7", "Confluent-compatible registry API."
+    ),
     Setting("SCHEMA_REGISTRY_PORT", "8085", "Local Apicurio registry port."),
     Setting("SCHEMA_REGISTRY_HEAP", "384m", "Heap of the local registry."),
     Setting("SCHEMA_SUBJECT", "ad_events_raw-value", "Subject of the event JSON Schema."),
@@ -71,7 +75,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FLINK_JM_PROCESS_MEMORY", "1024m", "JobManager process memory."),
     Setting("FLINK_TM_PROCESS_MEMORY", "3072m", "TaskManager process memory."),
     Setting("FLINK_TM_SLOTS", "2", "Task slots of the local TaskManager."),
-    Setting("FLINK_CHECKPOINTS_URI", "file://{DATA_DIR}/checkpoints", "Checkpoint directory (URI: s3:// works)."),
+    Setting(
+        "FLINK_CHECKPOINTS_URI", "file://{DATA_DIR}/checkpoints", "Checkpoint directory (URI: s3:// works)."
+    ),
     Setting("FLINK_SAVEPOINTS_URI", "file://{DATA_DIR}/savepoints", "Savepoint directory (URI)."),
     Setting("FLINK_JM_METRICS_PORT", "9249", "JobManager Prometheus reporter port."),
     Setting("FLINK_TM_METRICS_PORT", "9250", "TaskManager Prometheus reporter port."),
@@ -79,9 +85,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AIRFLOW_PORT", "8080", "Airflow API server and UI port."),
     Setting("AIRFLOW_URL", "http://127.0.0.1:8080", "Airflow UI / REST base URL."),
     Setting("AIRFLOW_ADMIN_USER", "admin", "Airflow UI login (simple auth manager)."),
-    Setting("AIRFLOW_ADMIN_PASSWORD", "admin", "Airflow UI password: local only, change it in .env.", secret=True),
+    Setting(
+        "AIRFLOW_ADMIN_PASSWORD", "admin", "Airflow UI password: local only, change it in .env.", secret=True
+    ),
     Setting("AIRFLOW_JWT_SECRET", "", "Secret signing Airflow API tokens (generated).", secret=True),
-    Setting("AIRFLOW_FERNET_KEY", "", "Key encrypting Airflow connections in its DB (generated).", secret=True),
+    Setting(
+        "AIRFLOW_FERNET_KEY", "", "Key encrypting Airflow connections in its DB (generated).", secret=True
+    ),
     Setting("AIRFLOW_PARALLELISM", "4", "Airflow LocalExecutor parallelism (2 cores: keep it small)."),
     # Monitoring
     Setting("PROMETHEUS_PORT", "9090", "Prometheus port."),
@@ -234,7 +244,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--get"] and len(argv) == 2:
         print(get(argv[1]))
         return 0
-    print("usage: python3 -m include.config --shell | --init-env [FILE] | --env-example | --get NAME", file=sys.stderr)
+    print(
+        "usage: python3 -m include.config --shell | --init-env [FILE] | --env-example | --get NAME",
+        file=sys.stderr,
+    )
     return 2
 
 

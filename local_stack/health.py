@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from include import config  # noqa: E402
+from include import config
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,9 @@ def check_prometheus(cfg: dict[str, str]) -> Health:
     targets = _http_json(f"{base}/api/v1/targets?state=active")
     active = targets["data"]["activeTargets"]  # type: ignore[index]
     down = sorted({t["labels"]["job"] for t in active if t["health"] != "up"})
-    detail = f"{len(active) - len(down)}/{len(active)} targets up" + (f" (down: {', '.join(down)})" if down else "")
+    detail = f"{len(active) - len(down)}/{len(active)} targets up" + (
+        f" (down: {', '.join(down)})" if down else ""
+    )
     return Health("Ready" in ready, detail)
 
 
@@ -111,7 +113,9 @@ def check_redis_exporter(cfg: dict[str, str]) -> Health:
 
 
 def check_slack_sink(cfg: dict[str, str]) -> Health:
-    return Health(_http_text(f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/health") == "ok", "recording")
+    return Health(
+        _http_text(f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/health") == "ok", "recording"
+    )
 
 
 def check_airflow(cfg: dict[str, str]) -> Health:
@@ -130,21 +134,35 @@ class Component:
 
 
 COMPONENTS: tuple[Component, ...] = (
-    Component("postgres", check_postgres, lambda c: f"postgresql://{c['PG_HOST']}:{c['PG_PORT']}/{c['PG_DATABASE']}"),
+    Component(
+        "postgres", check_postgres, lambda c: f"postgresql://{c['PG_HOST']}:{c['PG_PORT']}/{c['PG_DATABASE']}"
+    ),
     Component("redis", check_redis, lambda c: f"redis://{c['REDIS_HOST']}:{c['REDIS_PORT']}"),
     Component("kafka", check_kafka, lambda c: c["KAFKA_BOOTSTRAP_SERVERS"]),
-    Component("kafka-jmx-exporter", check_kafka_jmx, lambda c: f"http://{c['BIND_HOST']}:{c['KAFKA_JMX_EXPORTER_PORT']}"),
+    Component(
+        "kafka-jmx-exporter",
+        check_kafka_jmx,
+        lambda c: f"http://{c['BIND_HOST']}:{c['KAFKA_JMX_EXPORTER_PORT']}",
+    ),
     Component("schema-registry", check_schema_registry, lambda c: c["SCHEMA_REGISTRY_URL"]),
     Component("flink", check_flink, lambda c: c["FLINK_REST_URL"]),
     Component("prometheus", check_prometheus, lambda c: f"http://{c['BIND_HOST']}:{c['PROMETHEUS_PORT']}"),
-    Component("alertmanager", check_alertmanager, lambda c: f"http://{c['BIND_HOST']}:{c['ALERTMANAGER_PORT']}"),
+    Component(
+        "alertmanager", check_alertmanager, lambda c: f"http://{c['BIND_HOST']}:{c['ALERTMANAGER_PORT']}"
+    ),
     Component(
         "postgres-exporter",
         check_postgres_exporter,
         lambda c: f"http://{c['BIND_HOST']}:{c['POSTGRES_EXPORTER_PORT']}",
     ),
-    Component("redis-exporter", check_redis_exporter, lambda c: f"http://{c['BIND_HOST']}:{c['REDIS_EXPORTER_PORT']}"),
-    Component("slack-sink", check_slack_sink, lambda c: f"http://{c['BIND_HOST']}:{c['SLACK_SINK_PORT']}/messages"),
+    Component(
+        "redis-exporter",
+        check_redis_exporter,
+        lambda c: f"http://{c['BIND_HOST']}:{c['REDIS_EXPORTER_PORT']}",
+    ),
+    Component(
+        "slack-sink", check_slack_sink, lambda c: f"http://{c['BIND_HOST']}:{c['SLACK_SINK_PORT']}/messages"
+    ),
     Component("airflow", check_airflow, lambda c: c["AIRFLOW_URL"]),
 )
 BY_NAME = {c.name: c for c in COMPONENTS}

@@ -1,0 +1,119 @@
+"""
+### Platform bootstrap
+
+Brings every shared resource of the pipeline to its declared state, idempotently: a second run
+changes nothing and says so.
+
+| task | what it ensures |
+| --- | --- |
+| `create_kafka_topics` | `ad_events_raw` (3 partitions) and `ad_events_error` (DLQ), with retention (include/kafka/topics.py) |
+| `register_event_schema` | the event JSON Schema under `ad_events_raw-value`, compatibility BACKWARD |
+| `apply_db_migrations` | versioned SQL in include/db/migrations (schemas realtime, analytics, errors; group roles) |
+| `ensure_db_logins` | one login per component, from the `pipeline_db_*` connections, in its least-privilege group |
+| `report` | what exists now, returned as XCom and logged |
+
+Connections (all from the environment, `AIRFLOW_CONN_*`): `kafka_default`, `schema_registry`,
+`pipeline_db` (owner), `pipeline_db_stream_writer`, `pipeline_db_dbt`, `pipeline_db_dashboard`.
+
+Run it from the UI (Trigger), `make demo`, or the REST API. A failed task posts to Slack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import dag, task
+
+from include.dag_defaults import DEFAULT_ARGS, START_DATE
+
+LOGIN_GROUPS = {
+    "pipeline_db_stream_writer": "adevents_realtime_writer",
+    "pipeline_db_dbt": "adevents_analytics_builder",
+    "pipeline_db_dashboard": "adevents_dashboard_reader",
+}
+
+
+@dag(
+    dag_id="dag_platform_bootstrap",
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    default_args=DEFAULT_ARGS,
+    tags=["platform", "manual"],
+)
+def dag_platform_bootstrap() -> None:
+    @task
+    def create_kafka_topics() -> dict[str, str]:
+        from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
+
+        from include.kafka.topics import ensure_topics, pipeline_topics
+
+        admin = KafkaAdminClientHook(kafka_config_id="kafka_default").get_conn
+        outcomes = ensure_topics(admin, pipeline_topics())
+        for topic, outcome in outcomes.items():
+            print(f"topic {topic}: {outcome}")
+        return outcomes
+
+    @task
+    def register_event_schema() -> dict[str, Any]:
+        from include import config
+        from include.schema_registry import EVENT_SCHEMA_PATH, ensure_subject
+        from plugins.schema_registry.hooks import SchemaRegistryHook
+
+        subject = config.get("SCHEMA_SUBJECT")
+        outcome = ensure_subject(SchemaRegistryHook().client, subject, EVENT_SCHEMA_PATH.read_text())
+        print(f"subject {subject}: {outcome}")
+        return {"subject": subject, **outcome}
+
+    @task
+    def apply_db_migrations() -> dict[str, Any]:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        from include.db import migrate
+
+        with PostgresHook(postgres_conn_id="pipeline_db").get_conn() as conn:
+            applied = migrate.apply(conn)
+            version = migrate.current_version(conn)
+        print(f"applied {len(applied)} migration(s): {applied or 'none, already at'} V{version:03d}")
+        return {"applied": applied, "version": version}
+
+    @task
+    def ensure_db_logins(_after_migrations: dict[str, Any]) -> dict[str, str]:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        from airflow.sdk import BaseHook
+
+        from include.db.logins import Login, ensure_logins
+
+        logins = []
+        for conn_id, group in LOGIN_GROUPS.items():
+            conn = BaseHook.get_connection(conn_id)
+            logins.append(Login(user=conn.login, password=conn.password, group=group))
+        with PostgresHook(postgres_conn_id="pipeline_db").get_conn() as conn:
+            outcomes = ensure_logins(conn, logins)
+        for user, outcome in outcomes.items():
+            print(f"login {user}: {outcome}")
+        return outcomes
+
+    @task
+    def report(
+        topics: dict[str, str], schema: dict[str, Any], migrations: dict[str, Any], logins: dict[str, str]
+    ) -> dict[str, Any]:
+        outcomes = [*topics.values(), schema["schema"], schema["compatibility"], *logins.values()]
+        changes = sum(not o.startswith("unchanged") for o in outcomes) + len(migrations["applied"])
+        summary = {
+            "topics": topics,
+            "schema": schema,
+            "migrations": migrations,
+            "logins": logins,
+            "changes": changes,
+        }
+        print("platform state:", summary)
+        return summary
+
+    migrations = apply_db_migrations()
+    report(create_kafka_topics(), register_event_schema(), migrations, ensure_db_logins(migrations))
+
+
+dag_platform_bootstrap()

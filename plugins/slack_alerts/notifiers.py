@@ -1,0 +1,81 @@
+"""Slack notifier used as every DAG's ``on_failure_callback``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+
+def error_line(exception: BaseException | str | None) -> str:
+    """The line a traceback ends with (``Type: message``), cut to the message's first line."""
+    if exception is None:
+        return "no exception recorded (the task may have been killed or timed out)"
+    lines = [line for line in str(exception).splitlines() if line.strip()]
+    message = lines[0].strip() if lines else ""
+    if isinstance(exception, BaseException):
+        return f"{type(exception).__name__}: {message}" if message else type(exception).__name__
+    return message
+
+
+def failure_message(context: dict[str, Any]) -> dict[str, Any]:
+    """The Slack payload for a failed task: DAG, task, run, try, the error's last line, log link."""
+    ti = context["ti"]
+    dag_id, task_id, run_id = ti.dag_id, ti.task_id, ti.run_id
+    error = error_line(context.get("exception"))
+    log_url = getattr(ti, "log_url", "")
+    text = (
+        f":red_circle: Task failed: {dag_id}.{task_id}\n"
+        f"run: {run_id}  try: {ti.try_number}\n"
+        f"error: {error}\n"
+        f"log: {log_url}"
+    )
+    fields = [
+        {"type": "mrkdwn", "text": f"*DAG*\n{dag_id}"},
+        {"type": "mrkdwn", "text": f"*Task*\n{task_id}"},
+        {"type": "mrkdwn", "text": f"*Run*\n{run_id}"},
+        {"type": "mrkdwn", "text": f"*Try*\n{ti.try_number}"},
+    ]
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Task failed: {dag_id}.{task_id}"}},
+        {"type": "section", "fields": fields},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*\n```{error}```"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"<{log_url}|Open the task log>"}},
+    ]
+    return {"text": text, "blocks": blocks}
+
+
+class PipelineFailureNotifier(BaseNotifier):
+    """Posts one Slack message per failed task through the ``slack_alerts`` webhook connection.
+
+    - The webhook URL lives in the connection (AIRFLOW_CONN_SLACK_ALERTS, from SLACK_WEBHOOK_URL),
+      never in code; by default it is the local Slack sink of the local stack.
+    - A failure to reach Slack is logged, never raised: it must not mask the task's own error.
+
+    :param slack_webhook_conn_id: Slack incoming-webhook connection. Default: ``slack_alerts``.
+    """
+
+    template_fields = ("slack_webhook_conn_id",)
+
+    def __init__(self, *, slack_webhook_conn_id: str = "slack_alerts") -> None:
+        super().__init__()
+        self.slack_webhook_conn_id = slack_webhook_conn_id
+
+    @cached_property
+    def hook(self) -> Any:
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        return SlackWebhookHook(slack_webhook_conn_id=self.slack_webhook_conn_id)
+
+    def notify(self, context: dict[str, Any]) -> None:
+        message = failure_message(context)
+        try:
+            self.hook.send(text=message["text"], blocks=message["blocks"])
+        except Exception as exc:
+            self.log.error("could not post the failure to Slack (%s): %s", self.slack_webhook_conn_id, exc)
+
+
+def notify_failure(*, slack_webhook_conn_id: str = "slack_alerts") -> PipelineFailureNotifier:
+    """Function-style alias: ``on_failure_callback=notify_failure()``."""
+    return PipelineFailureNotifier(slack_webhook_conn_id=slack_webhook_conn_id)
