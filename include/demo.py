@@ -25,7 +25,9 @@ def run_bootstrap(client: AirflowClient) -> dict:
     run_id, state = client.run_and_wait(BOOTSTRAP_DAG, timeout=600)
     took = time.monotonic() - started
     if state != "success":
-        failed = [t["task_id"] for t in client.task_instances(BOOTSTRAP_DAG, run_id) if t["state"] == "failed"]
+        failed = [
+            t["task_id"] for t in client.task_instances(BOOTSTRAP_DAG, run_id) if t["state"] == "failed"
+        ]
         raise SystemExit(
             f"{BOOTSTRAP_DAG} run {run_id} ended {state} (failed tasks: {', '.join(failed) or 'none'}).\n"
             f"Read why in the Airflow UI: {client.base_url}/dags/{BOOTSTRAP_DAG}/runs/{run_id}"
@@ -44,7 +46,9 @@ def print_report(report: dict, cfg: dict[str, str]) -> None:
         f"{schema['schema']}, compatibility BACKWARD {schema['compatibility']}"
     )
     migrations = report["migrations"]
-    print(f"    postgres        {'migrations':<28} at V{migrations['version']:03d}, applied now: {migrations['applied'] or 'none'}")
+    print(
+        f"    postgres        {'migrations':<28} at V{migrations['version']:03d}, applied now: {migrations['applied'] or 'none'}"
+    )
     for user, outcome in report["logins"].items():
         print(f"    postgres login  {user:<28} {outcome}")
     print(f"    changes made by this run: {report['changes']}")

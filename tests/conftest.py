@@ -1,0 +1,59 @@
+"""Shared fixtures. Integration tests talk to the real local stack that `make test` starts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from include import config  # noqa: E402
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the whole stack run last, so they never pull it from under another test."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_stack") is not None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "restarts_stack: stops and starts the whole local stack (runs last)")
+
+
+@pytest.fixture(scope="session")
+def cfg() -> dict[str, str]:
+    return config.resolve()
+
+
+@pytest.fixture(scope="session")
+def airflow(cfg: dict[str, str]) -> Any:
+    from include.airflow_api import AirflowClient
+
+    return AirflowClient(cfg["AIRFLOW_URL"], cfg["AIRFLOW_ADMIN_USER"], cfg["AIRFLOW_ADMIN_PASSWORD"])
+
+
+@pytest.fixture
+def pg_owner(cfg: dict[str, str]) -> Iterator[Any]:
+    import psycopg
+
+    with psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(cfg: dict[str, str]) -> Any:
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(airflow: Any) -> dict[str, Any]:
+    """The platform bootstrap DAG has run successfully once (topics, schema, migrations, logins)."""
+    run_id, state = airflow.run_and_wait("dag_platform_bootstrap", timeout=600)
+    assert state == "success", f"bootstrap run {run_id} ended {state}"
+    return airflow.xcom("dag_platform_bootstrap", run_id, "report")

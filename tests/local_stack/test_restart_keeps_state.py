@@ -1,0 +1,61 @@
+"""`make down && make up` keeps PostgreSQL rows, Kafka topics and records, and Flink checkpoints."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from include import config
+
+pytestmark = [pytest.mark.integration, pytest.mark.restarts_stack, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _stack(command: str) -> float:
+    started = time.monotonic()
+    subprocess.run([str(REPO / f"local_stack/bin/{command}.sh")], check=True, timeout=600)
+    return time.monotonic() - started
+
+
+def test_down_up_keeps_state(bootstrapped, cfg):
+    marker = uuid.uuid4().hex
+    topic = f"restart_{marker[:8]}"
+    with psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.restart_probe (marker text PRIMARY KEY)")
+        conn.execute("INSERT INTO public.restart_probe VALUES (%s)", (marker,))
+    admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    producer = Producer({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "acks": "all"})
+    producer.produce(topic, value=marker.encode())
+    assert producer.flush(30) == 0
+    checkpoints = sorted(str(p) for p in Path(cfg["DATA_DIR"], "checkpoints").rglob("_metadata"))
+    topics_before = set(admin.list_topics(timeout=10).topics)
+
+    _stack("down")
+    _stack("up")
+
+    with psycopg.connect(config.pg_dsn("PG_OWNER")) as conn:
+        assert conn.execute("SELECT 1 FROM public.restart_probe WHERE marker = %s", (marker,)).fetchone()
+    admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
+    assert topics_before <= set(admin.list_topics(timeout=30).topics)
+    consumer = Consumer(
+        {"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "group.id": topic, "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    msg = None
+    for _ in range(30):
+        msg = consumer.poll(1.0)
+        if msg is not None and not msg.error():
+            break
+    consumer.close()
+    assert msg is not None and msg.value() == marker.encode()
+    assert sorted(str(p) for p in Path(cfg["DATA_DIR"], "checkpoints").rglob("_metadata")) == checkpoints
+    admin.delete_topics([topic])

@@ -1,0 +1,63 @@
+"""The Slack failure message carries what an on-call engineer needs, and reaches the webhook."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from plugins.slack_alerts.notifiers import PipelineFailureNotifier, error_line, failure_message
+
+
+def _context(exception):
+    ti = SimpleNamespace(
+        dag_id="dag_x",
+        task_id="load",
+        run_id="manual__1",
+        try_number=3,
+        log_url="http://af/dags/dag_x/runs/manual__1/tasks/load",
+    )
+    return {"ti": ti, "exception": exception}
+
+
+@pytest.mark.parametrize(
+    ("exception", "expected"),
+    [
+        pytest.param(ValueError("bad hour range\ndetail"), "ValueError: bad hour range", id="multi-line"),
+        pytest.param(RuntimeError(""), "RuntimeError", id="empty-message"),
+        pytest.param(None, "no exception recorded", id="none"),
+        pytest.param("killed by SIGTERM", "killed by SIGTERM", id="string"),
+    ],
+)
+def test_error_line(exception, expected):
+    assert error_line(exception).startswith(expected)
+
+
+def test_message_names_dag_task_run_try_error_and_log():
+    message = failure_message(_context(KeyError("hour")))
+    for part in (
+        "dag_x.load",
+        "manual__1",
+        "try: 3",
+        "KeyError: 'hour'",
+        "http://af/dags/dag_x/runs/manual__1/tasks/load",
+    ):
+        assert part in message["text"]
+    assert message["blocks"][0]["text"]["text"] == "Task failed: dag_x.load"
+
+
+def test_notify_posts_through_the_hook():
+    sent = []
+    notifier = PipelineFailureNotifier(slack_webhook_conn_id="slack_alerts")
+    notifier.__dict__["hook"] = SimpleNamespace(send=lambda **kw: sent.append(kw))
+    notifier.notify(_context(ValueError("boom")))
+    assert len(sent) == 1 and "ValueError: boom" in sent[0]["text"]
+
+
+def test_slack_outage_does_not_raise():
+    def down(**_):
+        raise ConnectionError("slack unreachable")
+
+    notifier = PipelineFailureNotifier()
+    notifier.__dict__["hook"] = SimpleNamespace(send=down)
+    notifier.notify(_context(ValueError("boom")))
