@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := local_stack/bin
 PY := .venvs/airflow/bin/python
 
-.PHONY: help install up down status logs demo test lint format lock bench clean-data
+.PHONY: help install up down status logs demo test lint format lock memory clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ format: ## apply ruff fixes and formatting
 
 lock: ## re-resolve requirements.txt into local_stack/requirements/airflow.lock
 	@uv pip compile -q -p 3.11 requirements.txt -o local_stack/requirements/airflow.lock
+
+memory: ## memory (PSS) used by each running component and in total
+	@$(STACK)/memory.sh
 
 clean-data: down ## DELETE all local state (databases, topics, checkpoints)
 	@read -p "Delete everything under data/? [y/N] " a && [[ $$a == y ]] && rm -rf data
