@@ -1,0 +1,241 @@
+"""Avazu rows -> event dicts of ``ad_event.schema.json`` -> compact JSON bytes; and SPEC 4.2 DLQ records.
+
+Validation uses a validator compiled once by fastjsonschema (generated Python, far faster than
+interpreting the schema per event) and reports failures as RowError values: the producer dead-letters
+them and carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import fastjsonschema
+import orjson
+
+from include.ingest.avazu_reader import COL
+from include.ingest.economics import PriceModel
+from include.ingest.records import AvazuRow, ErrorType, RowError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "ad_event.schema.json"
+ERROR_TYPES: frozenset[str] = frozenset({"parsing", "schema", "flink_logic", "late_event", "sink"})
+DLQ_SOURCES: frozenset[str] = frozenset({"producer", "flink", "dlq_retry"})
+DEFAULT_SOURCE = "avazu_replay"
+
+Validator = Callable[[dict[str, Any]], tuple[str, str | None] | None]
+DlqSource = Literal["producer", "flink", "dlq_retry"]
+
+(
+    _ID,
+    _CLICK,
+    _HOUR,
+    _C1,
+    _BANNER,
+    _SITE_ID,
+    _SITE_DOMAIN,
+    _SITE_CAT,
+    _APP_ID,
+    _APP_DOMAIN,
+    _APP_CAT,
+    _DEVICE_ID,
+    _DEVICE_IP,
+    _DEVICE_MODEL,
+    _DEVICE_TYPE,
+    _CONN,
+    _C14,
+    _C15,
+    _C16,
+    _C17,
+    _C18,
+    _C19,
+    _C20,
+    _C21,
+) = range(len(COL))
+
+
+def load_schema(path: str | os.PathLike[str] = SCHEMA_PATH) -> dict[str, Any]:
+    """The event JSON Schema (the same file the bootstrap registers in the schema registry)."""
+    return json.loads(Path(path).read_text())
+
+
+def compile_validator(schema: dict[str, Any]) -> Validator:
+    """Compile ``schema`` once; the returned function gives None or ``(message, field)`` per event.
+
+    Messages name the field ("click must be one of [0, 1]"), with fastjsonschema's ``data`` root
+    renamed to ``event``.
+    """
+    validate = fastjsonschema.compile(schema)
+    invalid = fastjsonschema.JsonSchemaValueException
+    known = set(schema.get("properties", {}))
+
+    def check(event: dict[str, Any]) -> tuple[str, str | None] | None:
+        try:
+            validate(event)
+        except invalid as exc:
+            path = exc.path or []
+            field = str(path[1]) if len(path) > 1 else _root_field(exc, event, known)
+            message = exc.message
+            if message.startswith("data."):
+                message = message[5:]
+            elif message.startswith("data "):
+                message = "event " + message[5:]
+            return message, field
+        return None
+
+    return check
+
+
+def _root_field(exc: Any, event: Any, known: set[str]) -> str | None:
+    """The field behind an object-level failure (a missing required key, an unexpected extra one)."""
+    if not isinstance(event, dict):
+        return None
+    if exc.rule == "required":
+        return next((k for k in exc.rule_definition if k not in event), None)
+    if exc.rule == "additionalProperties":
+        return next((str(k) for k in event if k not in known), None)
+    return None
+
+
+def to_event(row: AvazuRow, model: PriceModel, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
+    """The event of one parsed row, economics derived by ``model`` (Avazu rows never carry money)."""
+    v = row.values
+    event_id = v[_ID]
+    cost, conversion, revenue = model.derive(
+        event_id, v[_CLICK], v[_DEVICE_TYPE], v[_BANNER], v[_APP_ID], v[_SITE_CAT], v[_APP_CAT]
+    )
+    return {
+        "event_id": event_id,
+        "click": v[_CLICK],
+        "event_time": row.event_time,
+        "hour": v[_HOUR],
+        "C1": v[_C1],
+        "banner_pos": v[_BANNER],
+        "site_id": v[_SITE_ID],
+        "site_domain": v[_SITE_DOMAIN],
+        "site_category": v[_SITE_CAT],
+        "app_id": v[_APP_ID],
+        "app_domain": v[_APP_DOMAIN],
+        "app_category": v[_APP_CAT],
+        "device_id": v[_DEVICE_ID],
+        "device_ip": v[_DEVICE_IP],
+        "device_model": v[_DEVICE_MODEL],
+        "device_type": v[_DEVICE_TYPE],
+        "device_conn_type": v[_CONN],
+        "C14": v[_C14],
+        "C15": v[_C15],
+        "C16": v[_C16],
+        "C17": v[_C17],
+        "C18": v[_C18],
+        "C19": v[_C19],
+        "C20": v[_C20],
+        "C21": v[_C21],
+        "campaign_id": str(v[_C17]),
+        "creative_id": str(v[_C14]),
+        "cost": cost,
+        "conversion": conversion,
+        "revenue": revenue,
+        "price_model_version": model.version,
+        "source": source,
+    }
+
+
+def serialize(event: dict[str, Any]) -> bytes:
+    """Compact JSON (orjson: no spaces, UTF-8), the Kafka record value."""
+    return orjson.dumps(event)
+
+
+def check_event(
+    validator: Validator, event: dict[str, Any], raw: bytes, line_no: int | None = None
+) -> RowError | None:
+    """None when ``event`` is valid, else a ``schema`` RowError carrying the original ``raw`` bytes."""
+    problem = validator(event)
+    if problem is None:
+        return None
+    message, field = problem
+    event_id = event.get("event_id")
+    return RowError(
+        "schema",
+        message,
+        raw,
+        line_no,
+        event_id if isinstance(event_id, str) else None,
+        event.get("event_time") if isinstance(event.get("event_time"), int) else None,
+        field,
+    )
+
+
+def encode_row(
+    row: AvazuRow | RowError, validator: Validator, model: PriceModel, source: str = DEFAULT_SOURCE
+) -> tuple[dict[str, Any], bytes] | RowError:
+    """A reader item to ``(event, json_bytes)`` or to the RowError to dead-letter; never raises."""
+    if isinstance(row, RowError):
+        return row
+    event = to_event(row, model, source)
+    error = check_event(validator, event, row.raw, row.line_no)
+    if error is not None:
+        return error
+    return event, orjson.dumps(event)
+
+
+def encode_live_event(
+    event: dict[str, Any], raw: bytes, validator: Validator, model: PriceModel
+) -> tuple[dict[str, Any], bytes] | RowError:
+    """A producer-supplied event: economics filled only where missing, then validated and serialized."""
+    model.fill(event)
+    error = check_event(validator, event, raw)
+    if error is not None:
+        return error
+    return event, orjson.dumps(event)
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """ISO-8601 UTC with milliseconds and a ``Z`` (the form Flink's JSON format and PostgreSQL accept)."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def dead_letter(
+    raw_payload: bytes | str,
+    error_type: ErrorType,
+    error_message: str,
+    *,
+    source: DlqSource,
+    stacktrace: str | None = None,
+    retry_count: int = 0,
+    error_timestamp: datetime | None = None,
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A SPEC 4.2 DLQ record. Every key is always present (None when unknown) so consumers see one shape."""
+    if error_type not in ERROR_TYPES:
+        raise ValueError(f"error_type must be one of {sorted(ERROR_TYPES)}, got {error_type!r}")
+    if source not in DLQ_SOURCES:
+        raise ValueError(f"source must be one of {sorted(DLQ_SOURCES)}, got {source!r}")
+    if retry_count < 0:
+        raise ValueError(f"retry_count must be >= 0, got {retry_count}")
+    payload = raw_payload.decode("utf-8", errors="replace") if isinstance(raw_payload, bytes) else raw_payload
+    return {
+        "raw_payload": payload,
+        "error_type": error_type,
+        "error_message": error_message,
+        "stacktrace": stacktrace,
+        "retry_count": retry_count,
+        "error_timestamp": utc_timestamp(error_timestamp),
+        "source": source,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "event_id": event_id,
+    }
+
+
+def dead_letter_for(error: RowError, *, source: DlqSource = "producer", **known: Any) -> dict[str, Any]:
+    """The DLQ record of a RowError (its raw bytes, type, message and event id)."""
+    known.setdefault("event_id", error.event_id)
+    return dead_letter(error.raw, error.error_type, error.message, source=source, **known)
