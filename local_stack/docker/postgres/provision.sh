@@ -16,7 +16,7 @@ for var in PG_DATABASE PG_OWNER_USER PG_OWNER_PASSWORD AIRFLOW_DB_PASSWORD REGIS
   fi
 done
 
-psql -X -q -v ON_ERROR_STOP=1 -d postgres \
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d postgres \
   -v pipeline_db="$PG_DATABASE" \
   -v owner_user="$PG_OWNER_USER" -v owner_password="$PG_OWNER_PASSWORD" \
   -v airflow_password="$AIRFLOW_DB_PASSWORD" -v registry_password="$REGISTRY_DB_PASSWORD" \
