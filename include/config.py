@@ -98,6 +98,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERTMANAGER_PORT", "9093", "Alertmanager port."),
     Setting("POSTGRES_EXPORTER_PORT", "9187", "PostgreSQL exporter port."),
     Setting("REDIS_EXPORTER_PORT", "9121", "Redis exporter port."),
+    Setting("PUSHGATEWAY_PORT", "9091", "Prometheus Pushgateway port (metrics of batch jobs and producers)."),
+    Setting(
+        "PUSHGATEWAY_URL",
+        "http://127.0.0.1:9091",
+        "Where short-lived jobs (replays, DLQ retries) push their metrics.",
+    ),
     # Slack
     Setting(
         "SLACK_WEBHOOK_URL",

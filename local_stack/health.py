@@ -112,6 +112,11 @@ def check_redis_exporter(cfg: dict[str, str]) -> Health:
     return Health("\nredis_up 1" in text, "redis_up 1" if "\nredis_up 1" in text else "redis_up is not 1")
 
 
+def check_pushgateway(cfg: dict[str, str]) -> Health:
+    ready = _http_text(f"http://{cfg['BIND_HOST']}:{cfg['PUSHGATEWAY_PORT']}/-/ready")
+    return Health("OK" in ready or ready == "", "ready")
+
+
 def check_slack_sink(cfg: dict[str, str]) -> Health:
     return Health(
         _http_text(f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/health") == "ok", "recording"
@@ -163,6 +168,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         "slack-sink", check_slack_sink, lambda c: f"http://{c['BIND_HOST']}:{c['SLACK_SINK_PORT']}/messages"
     ),
+    Component("pushgateway", check_pushgateway, lambda c: c["PUSHGATEWAY_URL"]),
     Component("airflow", check_airflow, lambda c: c["AIRFLOW_URL"]),
 )
 BY_NAME = {c.name: c for c in COMPONENTS}

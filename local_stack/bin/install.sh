@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(postgresql redis-server prometheus prometheus-alertmanager prometheus-postgres-exporter
-  prometheus-redis-exporter kcat curl ca-certificates)
+  prometheus-redis-exporter prometheus-pushgateway kcat curl ca-certificates)
 
 install_apt() {
   local missing=()

@@ -10,7 +10,7 @@ HEALTH=("$REPO/.venvs/airflow/bin/python" "$STACK/health.py")
 
 [[ -x $REPO/.venvs/airflow/bin/supervisord && -d $JARS/kafka ]] || die "not installed yet: run make install"
 
-mkdir -p "$RUN_DIR" "$LOG_DIR/flink" "$DATA_DIR"/{redis,kafka,prometheus,alertmanager,slack,airflow,checkpoints,savepoints} \
+mkdir -p "$RUN_DIR" "$LOG_DIR/flink" "$DATA_DIR"/{redis,kafka,prometheus,alertmanager,pushgateway,slack,airflow,checkpoints,savepoints} \
   "$DATA_DIR"/flink/{tmp,uploads,completed-jobs}
 "$REPO/.venvs/airflow/bin/python" "$STACK/bin/render_configs.py"
 
@@ -58,6 +58,19 @@ start() {
   supervisorctl_ start "$@" >/dev/null || true
 }
 
+# A component whose rendered config changed since it started is restarted, so an edit to .env
+# or local_stack/conf/ takes effect with a plain `make up`.
+restart_if_config_changed() {
+  local component=$1; shift
+  local stamp="$RUN_DIR/$component.confsum" sum
+  sum=$(cat "$RUN_DIR/conf/$component"/* | sha256sum | cut -d' ' -f1)
+  if [[ -f $stamp && $(cat "$stamp") != "$sum" ]] && supervisor_running; then
+    log "$component: configuration changed, restarting $*"
+    supervisorctl_ restart "$@" >/dev/null || true
+  fi
+  echo "$sum" >"$stamp"
+}
+
 init_postgres
 init_kafka
 if ! supervisor_running; then
@@ -68,6 +81,13 @@ else
   supervisorctl_ reread >/dev/null && supervisorctl_ update >/dev/null
 fi
 
+restart_if_config_changed postgres postgres
+restart_if_config_changed redis redis
+restart_if_config_changed kafka kafka
+restart_if_config_changed flink flink-jobmanager flink-taskmanager
+restart_if_config_changed prometheus prometheus
+restart_if_config_changed alertmanager alertmanager
+
 start postgres redis slack-sink
 "${HEALTH[@]}" --wait postgres redis --timeout 60
 provision_postgres
@@ -75,6 +95,6 @@ start kafka schema-registry flink-jobmanager flink-taskmanager postgres-exporter
 init_airflow
 start airflow:*
 "${HEALTH[@]}" --wait kafka schema-registry flink --timeout 180
-start prometheus alertmanager
-"${HEALTH[@]}" --wait kafka-jmx-exporter postgres-exporter redis-exporter prometheus alertmanager slack-sink airflow --timeout 180
+start pushgateway prometheus alertmanager
+"${HEALTH[@]}" --wait kafka-jmx-exporter postgres-exporter redis-exporter pushgateway prometheus alertmanager slack-sink airflow --timeout 180
 log "stack is up: make status for health and URLs, make logs to follow the logs"

@@ -9,7 +9,7 @@ import requests
 
 pytestmark = pytest.mark.integration
 
-EXPECTED_JOBS = {"prometheus", "alertmanager", "kafka", "flink", "postgres", "redis"}
+EXPECTED_JOBS = {"prometheus", "alertmanager", "kafka", "flink", "postgres", "redis", "pushgateway"}
 
 
 def test_every_scrape_target_is_up(cfg):
