@@ -81,6 +81,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FLINK_SAVEPOINTS_URI", "file://{DATA_DIR}/savepoints", "Savepoint directory (URI)."),
     Setting("FLINK_JM_METRICS_PORT", "9249", "JobManager Prometheus reporter port."),
     Setting("FLINK_TM_METRICS_PORT", "9250", "TaskManager Prometheus reporter port."),
+    Setting(
+        "FLINK_CLI",
+        "{PROJECT_ROOT}/.venvs/flink/lib/python3.11/site-packages/pyflink/bin/flink",
+        "Flink command-line client that submits PyFlink jobs (from the PyFlink venv).",
+    ),
+    Setting("FLINK_CONF_DIR", "{DATA_DIR}/run/conf/flink", "Flink configuration the client submits with."),
+    Setting(
+        "FLINK_LIB_DIR",
+        "{PROJECT_ROOT}/local_stack/.jars/flink-lib",
+        "Flink runtime + connector jars (the client plans SQL against them).",
+    ),
+    Setting("FLINK_JOB_NAME", "ad_window_metrics", "Name of the streaming job; Airflow finds the job by it."),
+    Setting(
+        "FLINK_MAX_CHECKPOINT_AGE_S",
+        "120",
+        "A running job whose last completed checkpoint is older than this is unhealthy.",
+    ),
     # Airflow
     Setting("AIRFLOW_PORT", "8080", "Airflow API server and UI port."),
     Setting("AIRFLOW_URL", "http://127.0.0.1:8080", "Airflow UI / REST base URL."),

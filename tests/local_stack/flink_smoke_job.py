@@ -11,7 +11,7 @@ from pyflink.table import EnvironmentSettings, TableEnvironment
 
 env = os.environ
 t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-t_env.get_config().set("pipeline.name", f"smoke-{env['SMOKE_TOPIC']}")
+t_env.get_config().set("pipeline.name", env.get("SMOKE_PIPELINE_NAME", f"smoke-{env['SMOKE_TOPIC']}"))
 
 t_env.execute_sql(f"""
     CREATE TABLE src (k STRING, v BIGINT) WITH (
