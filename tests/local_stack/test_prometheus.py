@@ -27,12 +27,18 @@ def test_every_scrape_target_is_up(cfg):
 
 def test_component_metrics_are_real(cfg):
     base = f"http://{cfg['BIND_HOST']}:{cfg['PROMETHEUS_PORT']}/api/v1/query"
-    for query in (
+    queries = (
         "pg_up",
         "redis_up",
         "kafka_server_replicamanager_partitioncount",
         "flink_jobmanager_numRegisteredTaskManagers",
-    ):
-        result = requests.get(base, params={"query": query}, timeout=5).json()["data"]["result"]
+    )
+    deadline = time.monotonic() + 60  # a freshly started Prometheus needs a scrape or two
+    for query in queries:
+        while True:
+            result = requests.get(base, params={"query": query}, timeout=5).json()["data"]["result"]
+            if result or time.monotonic() > deadline:
+                break
+            time.sleep(2)
         assert result, f"no samples for {query}"
         assert float(result[0]["value"][1]) >= 1, f"{query} = {result[0]['value'][1]}"
