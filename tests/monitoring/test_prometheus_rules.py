@@ -46,5 +46,7 @@ def test_rendered_prometheus_config_is_valid(cfg):
 
 def test_rendered_alertmanager_config_is_valid(cfg):
     rendered = Path(cfg["DATA_DIR"]) / "run/conf/alertmanager/alertmanager.yml"
-    result = subprocess.run(["amtool", "check-config", str(rendered)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["amtool", "check-config", str(rendered)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
