@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := local_stack/bin
 PY := .venvs/airflow/bin/python
 
-.PHONY: help install up down status logs demo test lint format lock memory clean-data
+.PHONY: help install up down status logs demo test bench lint format lock memory clean-data dbt-manifest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,5 +41,11 @@ lock: ## re-resolve requirements.txt into local_stack/requirements/airflow.lock
 memory: ## memory (PSS) used by each running component and in total
 	@$(STACK)/memory.sh
 
+dbt-manifest: ## re-parse the dbt project into include/dbt/ad_events/manifest/manifest.json (commit it)
+	@$(STACK)/run.sh $(PY) -m include.batch.dbt_manifest
+
 clean-data: down ## DELETE all local state (databases, topics, checkpoints)
 	@read -p "Delete everything under data/? [y/N] " a && [[ $$a == y ]] && rm -rf data
+
+bench: ## benchmarks against the running stack (make bench BENCH_ARGS="ingest --rows 2000000")
+	@$(STACK)/run.sh $(PY) -m bench.run $(BENCH_ARGS)

@@ -1,0 +1,59 @@
+"""Benchmarks: ``python -m bench.run [section ...]`` (``make bench``), results in bench/results.json.
+
+One key per section; a run replaces only the sections it ran, so other benchmarks' results stay.
+Sections: ``ingest`` (bench/ingest.py). Run against the local stack (``local_stack/bin/run.sh``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def _ingest(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import ingest
+
+    return ingest.run(rows=args.rows, naive_rows=args.naive_rows)
+
+
+def _batch(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import batch
+
+    return batch.run(rows=args.batch_rows)
+
+
+SECTIONS = {"ingest": _ingest, "batch": _batch}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "sections", nargs="*", default=sorted(SECTIONS), help=f"any of {sorted(SECTIONS)} (default all)"
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="ingest: rows to publish (default 1M)")
+    parser.add_argument("--naive-rows", type=int, default=100_000, help="ingest: rows for the naive baseline")
+    parser.add_argument(
+        "--batch-rows", type=int, default=4_000_000, help="batch: rows of the day (default 4M)"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="results file (default bench/results.json)"
+    )
+    args = parser.parse_args(argv)
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    for section in args.sections:
+        results[section] = SECTIONS[section](args)
+        args.results.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        print(json.dumps({section: results[section]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""The Avazu replay against the real stack: Kafka, the schema registry, the Pushgateway and Airflow.
+
+Every test publishes into its own fresh topics (created and deleted here), except
+``test_dag_with_default_params_replays_the_sample_into_ad_events_raw``, which checks the real topic by
+event id between the offsets before and after the run.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import requests
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from include.ingest.generator import generate
+from include.ingest.pacing import Pace
+from include.ingest.producer import ReplayOptions, replay
+from include.schema_registry import SchemaRegistryClient
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "samples" / "avazu_sample_100.csv"
+
+
+def consume_all(bootstrap: str, topic: str, start: dict[int, int] | None = None) -> dict[int, list[Any]]:
+    """Every record of ``topic`` up to the high watermarks, per partition, in offset order."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in meta.partitions
+        }
+        first = {p: (start or {}).get(p, low) for p, (low, _high) in ends.items()}
+        wanted = {p: high for p, (_low, high) in ends.items() if high > first[p]}
+        consumer.assign([TopicPartition(topic, p, first[p]) for p in wanted])
+        out: dict[int, list[Any]] = {p: [] for p in ends}
+        deadline = time.monotonic() + 120
+        while wanted and time.monotonic() < deadline:
+            for msg in consumer.consume(10_000, timeout=1.0):
+                assert msg.error() is None, msg.error()
+                out[msg.partition()].append(msg)
+                if msg.offset() + 1 >= wanted.get(msg.partition(), 0):
+                    wanted.pop(msg.partition(), None)
+        assert not wanted, f"did not reach the high watermarks of {topic}: {wanted}"
+        return out
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def topics(kafka_admin, cfg) -> Iterator[Any]:
+    """A factory of fresh topics (3 partitions for raw, 1 for DLQs), all deleted at the end."""
+    created: list[str] = []
+
+    def make(kind: str = "raw") -> str:
+        name = f"replay_test_{kind}_{uuid.uuid4().hex[:8]}"
+        spec = NewTopic(name, 3 if kind == "raw" else 1, 1)
+        kafka_admin.create_topics([spec])[name].result(timeout=30)
+        created.append(name)
+        return name
+
+    yield make
+    if created:
+        kafka_admin.delete_topics(created)
+
+
+@pytest.fixture(scope="module")
+def registered(bootstrapped, cfg) -> Any:
+    found = SchemaRegistryClient(cfg["SCHEMA_REGISTRY_URL"]).latest(cfg["SCHEMA_SUBJECT"])
+    assert found is not None, "the bootstrap DAG ran but the event schema is not registered"
+    return found
+
+
+def spec_event_times(hour: str, n: int) -> list[int]:
+    """SPEC 3.2, computed independently: hour start + floor(i * 3600000 / n) ms."""
+    start = calendar.timegm((2000 + int(hour[:2]), int(hour[2:4]), int(hour[4:6]), int(hour[6:8]), 0, 0))
+    return [start * 1000 + (i * 3_600_000) // n for i in range(n)]
+
+
+def test_sample_replays_100_valid_records_with_schema_id_times_and_economics(cfg, topics, registered):
+    raw, dlq = topics(), topics("dlq")
+    replay_id = f"test-{uuid.uuid4().hex[:8]}"
+    report = replay(ReplayOptions(file=SAMPLE, topic=raw, dlq_topic=dlq, replay_id=replay_id))
+    assert (report.rows_read, report.published, report.dead_lettered, report.failed) == (100, 100, 0, 0)
+    assert report.ok and report.schema_id == registered.id
+
+    records = [m for msgs in consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], raw).values() for m in msgs]
+    assert len(records) == 100
+    validator = jsonschema.Draft7Validator(json.loads(registered.schema))
+    lines = SAMPLE.read_text().splitlines()[1:]
+    ids_in_order = [line.split(",", 1)[0] for line in lines]
+    expected_time = dict(zip(ids_in_order, spec_event_times("14102100", 100), strict=True))
+    for msg in records:
+        event = json.loads(msg.value())
+        assert not list(validator.iter_errors(event)), event
+        headers = dict(msg.headers())
+        assert headers["schema_id"] == str(registered.id).encode()
+        assert headers["content-type"] == b"application/json"
+        assert msg.key() == event["event_id"].encode()
+        assert event["event_time"] == expected_time[event["event_id"]]
+        assert event["cost"] > 0 and event["conversion"] in (0, 1) and event["revenue"] >= 0
+        assert event["price_model_version"] and event["source"] == "avazu_replay"
+    assert sorted(json.loads(m.value())["event_id"] for m in records) == sorted(ids_in_order)
+    assert len(consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], dlq)[0]) == 0
+
+    # The run's metrics reach the local Prometheus through the Pushgateway.
+    query = f'avazu_replay_rows_published_total{{replay_id="{replay_id}"}}'
+    deadline, value = time.monotonic() + 40, None
+    while time.monotonic() < deadline:
+        result = requests.get(
+            f"http://127.0.0.1:{cfg['PROMETHEUS_PORT']}/api/v1/query", params={"query": query}, timeout=5
+        ).json()["data"]["result"]
+        if result:
+            value = float(result[0]["value"][1])
+            break
+        time.sleep(2)
+    assert value == 100.0, f"{query} not in Prometheus"
+
+
+def _corrupt_file(tmp_path: Path) -> tuple[Path, dict[int, tuple[str, bytes]]]:
+    """The sample with one row of every failure kind; returns {row index: (error_type, raw line)}."""
+    lines = SAMPLE.read_bytes().splitlines()
+    header, rows = lines[0], lines[1:]
+
+    def set_field(i: int, col: int, value: bytes) -> None:
+        fields = rows[i].split(b",")
+        fields[col] = value
+        rows[i] = b",".join(fields)
+
+    rows[5] = rows[5].rsplit(b",", 2)[0]  # 22 columns
+    set_field(15, 13, b"\xff\xfe" + rows[15].split(b",")[13][2:])  # invalid UTF-8
+    set_field(25, 17, b"3x0")  # C15 not a number
+    set_field(35, 1, b"2")  # click=2
+    set_field(45, 5, b"XYZ12345")  # site_id not hex
+    set_field(55, 7, b"")  # site_category missing
+    bad = {5: "parsing", 15: "parsing", 25: "parsing", 35: "schema", 45: "schema", 55: "schema"}
+    path = tmp_path / "corrupt.csv"
+    path.write_bytes(b"\n".join([header, *rows]) + b"\n")
+    return path, {i: (kind, rows[i]) for i, kind in bad.items()}
+
+
+def test_corrupted_rows_land_in_the_dlq_with_type_and_original_bytes(cfg, topics, tmp_path):
+    raw, dlq = topics(), topics("dlq")
+    path, bad = _corrupt_file(tmp_path)
+    report = replay(ReplayOptions(file=path, topic=raw, dlq_topic=dlq))
+    assert report.rows_read == 100
+    assert (report.published, report.dead_lettered, report.failed) == (94, 6, 0)
+    assert report.by_error_type == {"parsing": 3, "schema": 3}
+    assert report.ok
+
+    dead = [json.loads(m.value()) for m in consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], dlq)[0]]
+    assert len(dead) == 6
+    by_payload = {d["raw_payload"]: d for d in dead}
+    for _i, (kind, line) in bad.items():
+        record = by_payload[line.decode("utf-8", errors="replace")]
+        assert record["error_type"] == kind
+        assert record["source"] == "producer" and record["retry_count"] == 0
+        assert record["error_message"] and record["error_timestamp"].endswith("Z")
+    assert sum(len(v) for v in consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], raw).values()) == 94
+
+
+def test_replaying_a_range_twice_gives_identical_keys_and_values_in_order(cfg, topics, tmp_path):
+    path = tmp_path / "gen.csv"
+    generate(path, 30_000, "14102200", 6, seed=2024, progress=False)
+    first, second = topics(), topics()
+    a = replay(ReplayOptions(file=path, hour_from="14102201", hour_to="14102203", topic=first))
+    # Same range through the paced single-sender path (fast enough to take a second).
+    b = replay(
+        ReplayOptions(
+            file=path, hour_from="14102201", hour_to="14102203", topic=second, pace=Pace.parse("speed:100000")
+        )
+    )
+    assert a.ok and b.ok and a.published == b.published > 0
+    assert a.workers > 1 and b.workers == 1
+    bootstrap = cfg["KAFKA_BOOTSTRAP_SERVERS"]
+    left, right = consume_all(bootstrap, first), consume_all(bootstrap, second)
+    for partition in left:
+        ka = [(m.key(), m.value()) for m in left[partition]]
+        kb = [(m.key(), m.value()) for m in right[partition]]
+        assert ka == kb, f"partition {partition} differs"
+        times = [json.loads(v)["event_time"] for _, v in ka]
+        assert times == sorted(times), f"partition {partition} is not in event-time order"
+    assert sum(len(v) for v in left.values()) == a.published
+    assert min(len(v) for v in left.values()) > a.published / 6  # keys spread over the partitions
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "include.ingest.replay", "--no-progress", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        pytest.param("missing", "file not found", id="missing-file"),
+        pytest.param("header", "not an Avazu header", id="bad-header"),
+        pytest.param("range", "no rows in hours 14102300..14102301", id="empty-range"),
+        pytest.param("order", "from 14102105 is after to 14102101", id="reversed-range"),
+    ],
+)
+def test_cli_input_errors_are_one_line_with_exit_code_2(tmp_path, kind, message):
+    bad_header = tmp_path / "bad.csv"
+    bad_header.write_text("a,b,c\n1,2,3\n")
+    args = {
+        "missing": ["--file", str(tmp_path / "nope.csv")],
+        "header": ["--file", str(bad_header)],
+        "range": ["--file", str(SAMPLE), "--from-hour", "14102300", "--to-hour", "14102301"],
+        "order": ["--file", str(SAMPLE), "--from-hour", "14102105", "--to-hour", "14102101"],
+    }[kind]
+    result = _cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_cli_unreachable_registry_is_one_line_with_exit_code_3():
+    import os
+
+    env = {**os.environ, "SCHEMA_REGISTRY_URL": "http://127.0.0.1:9/apis/ccompat/v7"}
+    result = _cli("--file", str(SAMPLE), env=env)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "schema registry unreachable" in result.stderr
+
+
+def test_cli_replays_and_prints_the_accounting(cfg, topics):
+    raw, dlq = topics(), topics("dlq")
+    result = _cli("--file", str(SAMPLE), "--topic", raw, "--dlq-topic", dlq, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["rows_read"] == report["published"] == 100 and report["ok"] is True
+    assert "rows read" in result.stderr and "OK" in result.stderr
+
+
+def _task_log(cfg: dict[str, str], run_id: str, task_id: str) -> str:
+    logs = Path(cfg["DATA_DIR"]) / "airflow" / "logs" / "dag_id=dag_avazu_replay" / f"run_id={run_id}"
+    files = sorted((logs / f"task_id={task_id}").glob("attempt=*.log"))
+    assert files, f"no log under {logs}"
+    return files[-1].read_text()
+
+
+def test_dag_replays_exactly_the_requested_hour_range(airflow, cfg, topics, tmp_path):
+    path = tmp_path / "dag_range.csv"
+    result = generate(path, 6_000, "14102500", 6, seed=777, progress=False)
+    counts = dict(result.hours)
+    raw = topics()
+    run_id, state = airflow.run_and_wait(
+        "dag_avazu_replay",
+        conf={"file": str(path), "from_hour": "14102502", "to_hour": "14102504", "topic": raw},
+        timeout=300,
+    )
+    assert state == "success", _task_log(cfg, run_id, "replay")[-2000:]
+    expected = counts["14102502"] + counts["14102503"] + counts["14102504"]
+    report = airflow.xcom("dag_avazu_replay", run_id, "replay")
+    assert report["rows_read"] == report["published"] == expected and report["ok"]
+    events = [
+        json.loads(m.value()) for ms in consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], raw).values() for m in ms
+    ]
+    assert len(events) == expected
+    assert {e["hour"] for e in events} == {"14102502", "14102503", "14102504"}
+    assert len({e["event_id"] for e in events}) == expected
+
+
+def test_dag_rejects_a_bad_range_with_a_clear_message(airflow, cfg):
+    run_id, state = airflow.run_and_wait(
+        "dag_avazu_replay", conf={"from_hour": "14102105", "to_hour": "14102101"}, timeout=180
+    )
+    assert state == "failed"
+    states = {t["task_id"]: t["state"] for t in airflow.task_instances("dag_avazu_replay", run_id)}
+    assert states["validate"] == "failed" and states["replay"] == "upstream_failed"
+    log = _task_log(cfg, run_id, "validate")
+    assert "invalid replay request: bad range: from_hour 14102105 is after to_hour 14102101" in log
+
+
+def test_dag_with_default_params_replays_the_sample_into_ad_events_raw(airflow, cfg, kafka_admin):
+    """The one test on the real topic: counts the sample's ids among the records added by this run."""
+    bootstrap, topic = cfg["KAFKA_BOOTSTRAP_SERVERS"], cfg["TOPIC_RAW"]
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}"})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    before = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    consumer.close()
+    run_id, state = airflow.run_and_wait("dag_avazu_replay", conf={}, timeout=300)
+    assert state == "success", _task_log(cfg, run_id, "replay")[-2000:]
+    ids = {line.split(",", 1)[0] for line in SAMPLE.read_text().splitlines()[1:]}
+    added = [m for ms in consume_all(bootstrap, topic, start=before).values() for m in ms]
+    ours = [json.loads(m.value())["event_id"] for m in added if m.key().decode() in ids]
+    assert sorted(ours) == sorted(ids)  # each sample row exactly once (concurrent writers may add others)
