@@ -1,7 +1,7 @@
 """Benchmarks: ``python -m bench.run [section ...]`` (``make bench``), results in bench/results.json.
 
 One key per section; a run replaces only the sections it ran, so other benchmarks' results stay.
-Sections: ``ingest`` (bench/ingest.py). Run against the local stack (``local_stack/bin/run.sh``).
+Sections: ``ingest`` (bench/ingest.py), ``batch`` (bench/batch.py), ``realtime`` (bench/realtime.py). Run against the local stack (``local_stack/bin/run.sh``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ def _batch(args: argparse.Namespace) -> dict[str, Any]:
     return batch.run(rows=args.batch_rows)
 
 
-SECTIONS = {"ingest": _ingest, "batch": _batch}
+def _realtime(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import realtime
+
+    return realtime.run(rows=args.realtime_rows)
+
+
+SECTIONS = {"ingest": _ingest, "batch": _batch, "realtime": _realtime}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-rows", type=int, default=100_000, help="ingest: rows for the naive baseline")
     parser.add_argument(
         "--batch-rows", type=int, default=4_000_000, help="batch: rows of the day (default 4M)"
+    )
+    parser.add_argument(
+        "--realtime-rows", type=int, default=2_000_000, help="realtime: generated events (default 2M)"
     )
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="results file (default bench/results.json)"

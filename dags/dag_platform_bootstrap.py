@@ -11,6 +11,7 @@ changes nothing and says so.
 | `apply_db_migrations` | versioned SQL in include/db/migrations (schemas realtime, analytics, errors; group roles) |
 | `ensure_db_logins` | one login per component, from the `pipeline_db_*` connections, in its least-privilege group |
 | `report` | what exists now, returned as XCom and logged |
+| `deploy_streaming_job` | triggers `dag_flink_deploy` and waits: the Flink job runs (idempotent) |
 
 Connections (all from the environment, `AIRFLOW_CONN_*`): `kafka_default`, `schema_registry`,
 `pipeline_db` (owner), `pipeline_db_stream_writer`, `pipeline_db_dbt`, `pipeline_db_dashboard`.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
@@ -113,7 +115,17 @@ def dag_platform_bootstrap() -> None:
         return summary
 
     migrations = apply_db_migrations()
-    report(create_kafka_topics(), register_event_schema(), migrations, ensure_db_logins(migrations))
+    state = report(create_kafka_topics(), register_event_schema(), migrations, ensure_db_logins(migrations))
+    deploy = TriggerDagRunOperator(
+        task_id="deploy_streaming_job",
+        trigger_dag_id="dag_flink_deploy",
+        wait_for_completion=True,
+        deferrable=True,
+        poke_interval=5,
+        allowed_states=["success"],
+        failed_states=["failed"],
+    )
+    state >> deploy
 
 
 dag_platform_bootstrap()

@@ -1,39 +1,169 @@
 """`make demo`: run the pipeline end to end on the started local stack and report what landed.
 
-Today the main job is the platform bootstrap (topics, schema, migrations, logins) run through
-Airflow's REST API exactly as an operator would; later stages append themselves here.
+Everything goes through Airflow's REST API, exactly as an operator would do it:
+
+1. `dag_platform_bootstrap`: topics, schema, migrations, logins, and the streaming job deployed;
+2. `dag_avazu_replay`: the shipped 100-row sample into Kafka, as the first hour the streaming job
+   has not passed yet (the sample's own hour, 2014-10-21 00:00, on a fresh stack; the next hour on
+   each further run). An hour behind the job's watermark would only be late events, and the same
+   hour twice would be two copies of the same events (ids are not deduplicated), so each run gets
+   an hour of its own and its windows are exactly the sample's;
+3. the streaming job's windows in PostgreSQL (and Redis), checked row by row against the
+   independent oracle (DuckDB) before the table of 5-minute windows is printed.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from include import config
 from include.airflow_api import AirflowApiError, AirflowClient
 
 BOOTSTRAP_DAG = "dag_platform_bootstrap"
+REPLAY_DAG = "dag_avazu_replay"
+SAMPLE = config.PROJECT_ROOT / "samples" / "avazu_sample_100.csv"
+WINDOW_TIMEOUT_S = 240
+_COLUMNS = (
+    "window_size_s, window_start, window_end, dimension, dimension_value, impressions, clicks, "
+    "conversions, cost, revenue, ctr, cpc, cpa, roas"
+)
+
+
+class DemoError(Exception):
+    """A step of the demo did not reach its outcome; the message says where to look."""
 
 
 def _airflow(cfg: dict[str, str]) -> AirflowClient:
     return AirflowClient(cfg["AIRFLOW_URL"], cfg["AIRFLOW_ADMIN_USER"], cfg["AIRFLOW_ADMIN_PASSWORD"])
 
 
-def run_bootstrap(client: AirflowClient) -> dict:
+def run_dag(client: AirflowClient, dag_id: str, result_task: str, conf: dict[str, Any] | None = None) -> Any:
+    """Triggers ``dag_id``, waits for it and returns ``result_task``'s XCom; DemoError if it fails."""
     started = time.monotonic()
-    print(f"==> triggering {BOOTSTRAP_DAG} through the Airflow REST API")
-    run_id, state = client.run_and_wait(BOOTSTRAP_DAG, timeout=600)
+    print(f"==> triggering {dag_id} through the Airflow REST API")
+    run_id, state = client.run_and_wait(dag_id, conf=conf, timeout=600)
     took = time.monotonic() - started
     if state != "success":
-        failed = [
-            t["task_id"] for t in client.task_instances(BOOTSTRAP_DAG, run_id) if t["state"] == "failed"
-        ]
-        raise SystemExit(
-            f"{BOOTSTRAP_DAG} run {run_id} ended {state} (failed tasks: {', '.join(failed) or 'none'}).\n"
-            f"Read why in the Airflow UI: {client.base_url}/dags/{BOOTSTRAP_DAG}/runs/{run_id}"
+        failed = [t["task_id"] for t in client.task_instances(dag_id, run_id) if t["state"] == "failed"]
+        raise DemoError(
+            f"{dag_id} run {run_id} ended {state} (failed tasks: {', '.join(failed) or 'none'}).\n"
+            f"Read why in the Airflow UI: {client.base_url}/dags/{dag_id}/runs/{run_id}"
         )
     print(f"    {run_id}: success in {took:.0f}s")
-    return client.xcom(BOOTSTRAP_DAG, run_id, "report")
+    return client.xcom(dag_id, run_id, result_task)
+
+
+def job_watermark(cfg: dict[str, str]) -> datetime | None:
+    """The deployed streaming job's event-time watermark (None before its first event)."""
+    import requests
+
+    base, name = cfg["FLINK_REST_URL"], cfg["FLINK_JOB_NAME"]
+    jobs = requests.get(f"{base}/jobs/overview", timeout=10).json()["jobs"]
+    running = [j["jid"] for j in jobs if j["name"] == name and j["state"] == "RUNNING"]
+    if not running:
+        raise DemoError(f"the streaming job {name} is not running: trigger dag_flink_deploy (make status)")
+    vertices = requests.get(f"{base}/jobs/{running[0]}", timeout=10).json()["vertices"]
+    marks = [
+        int(m["value"])
+        for v in vertices
+        for m in requests.get(f"{base}/jobs/{running[0]}/vertices/{v['id']}/watermarks", timeout=10).json()
+    ]
+    newest = max(marks, default=-(2**63))
+    return None if newest <= 0 else datetime.fromtimestamp(newest / 1000, UTC)
+
+
+def next_free_hour(cfg: dict[str, str], not_before: datetime) -> datetime:
+    """The first hour at or after ``not_before`` that no window and no watermark has reached yet.
+
+    Events at or behind the job's watermark are late, and an hour with windows already written
+    would mix two replays, so this is the hour after both. The table matters on its own: a job
+    restored from a savepoint starts with no watermark until new events arrive.
+    """
+    import psycopg
+
+    with psycopg.connect(config.pg_dsn("PG_DASHBOARD"), autocommit=True) as conn:
+        latest = conn.execute("SELECT max(window_end) FROM realtime.ad_window_metrics").fetchone()[0]
+    reached = max((t for t in (latest, job_watermark(cfg)) if t is not None), default=None)
+    if reached is None or reached < not_before:
+        return not_before
+    hour = reached.replace(minute=0, second=0, microsecond=0)
+    return hour + timedelta(hours=1) if hour < reached else hour
+
+
+def demo_input(cfg: dict[str, str]) -> Path:
+    """The sample, re-houred to the first hour without windows yet (see the module docstring)."""
+    lines = SAMPLE.read_text().splitlines()
+    sample_hour = datetime.strptime(lines[1].split(",")[2], "%y%m%d%H").replace(tzinfo=UTC)
+    code = next_free_hour(cfg, sample_hour).strftime("%y%m%d%H")
+    rows = [",".join([*f[:2], code, *f[3:]]) for f in (line.split(",") for line in lines[1:])]
+    path = Path(cfg["DATA_DIR"]) / "demo" / f"avazu_sample_{code}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([lines[0], *rows]) + "\n")
+    return path
+
+
+def wait_for_windows(expected: dict[Any, Any], timeout_s: float = WINDOW_TIMEOUT_S) -> dict[Any, Any]:
+    """Polls realtime.ad_window_metrics (as the dashboard login) until it holds exactly ``expected``."""
+    import psycopg
+
+    from include.flink_jobs.ad_window_metrics.oracle import WindowRow
+
+    starts = sorted({key[1] for key in expected})
+    query = f"SELECT {_COLUMNS} FROM realtime.ad_window_metrics WHERE window_start BETWEEN %s AND %s"
+    deadline = time.monotonic() + timeout_s
+    actual: dict[Any, Any] = {}
+    with psycopg.connect(config.pg_dsn("PG_DASHBOARD"), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            rows = conn.execute(query, (starts[0], starts[-1])).fetchall()
+            actual = {row.key: row for row in (WindowRow(*r) for r in rows)}
+            if actual == expected:
+                return actual
+            time.sleep(2)
+    missing = len(expected.keys() - actual.keys())
+    differ = sum(1 for k in expected if k in actual and actual[k] != expected[k])
+    raise DemoError(
+        f"after {timeout_s:.0f}s realtime.ad_window_metrics has {len(actual)} of the sample's "
+        f"{len(expected)} window rows ({missing} missing, {differ} different from the oracle).\n"
+        "Is the streaming job running? make status, then the Flink UI; docs/troubleshooting.md"
+    )
+
+
+def cached_windows(cfg: dict[str, str], size_s: int, starts: list[int]) -> int:
+    """How many of the windows starting at ``starts`` (epoch ms) the Redis cache holds."""
+    import redis
+
+    client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]))
+    index = f"{cfg['REDIS_WINDOW_PREFIX']}:windows:{size_s}"
+    return sum(client.zscore(index, str(start)) is not None for start in starts)
+
+
+def print_windows(rows: dict[Any, Any], cfg: dict[str, str]) -> None:
+    five = sorted(
+        (r for r in rows.values() if r.window_size_s == 300 and r.dimension == "all"),
+        key=lambda r: r.window_start,
+    )
+    starts = [int(r.window_start.timestamp() * 1000) for r in five]
+    print(
+        f"\n==> realtime.ad_window_metrics: {len(rows)} rows for the sample, equal to the oracle "
+        f"(DuckDB) to the micro-unit; {cached_windows(cfg, 300, starts)} of {len(five)} 5-minute "
+        "windows also in Redis"
+    )
+    print(
+        f"    {'window (UTC)':<17} {'impr':>5} {'clicks':>6} {'CTR':>7} {'cost':>9} {'CPC':>8} {'revenue':>9} {'ROAS':>7}"
+    )
+    for r in five:
+
+        def fmt(value: Any, spec: str) -> str:
+            return "-" if value is None else format(value, spec)
+
+        print(
+            f"    {r.window_start:%Y-%m-%d %H:%M} {r.impressions:>5} {r.clicks:>6} {fmt(r.ctr, '>7.2%')} "
+            f"{fmt(r.cost, '>9.4f')} {fmt(r.cpc, '>8.4f')} {fmt(r.revenue, '>9.2f')} {fmt(r.roas, '>7.2f')}"
+        )
 
 
 def print_report(report: dict, cfg: dict[str, str]) -> None:
@@ -52,6 +182,9 @@ def print_report(report: dict, cfg: dict[str, str]) -> None:
     for user, outcome in report["logins"].items():
         print(f"    postgres login  {user:<28} {outcome}")
     print(f"    changes made by this run: {report['changes']}")
+
+
+def print_urls(cfg: dict[str, str]) -> None:
     print("\n==> where to look")
     print(f"    Airflow UI      {cfg['AIRFLOW_URL']}   (login {cfg['AIRFLOW_ADMIN_USER']} / see .env)")
     print(f"    Flink UI        {cfg['FLINK_REST_URL']}")
@@ -61,14 +194,32 @@ def print_report(report: dict, cfg: dict[str, str]) -> None:
     print(f"    Slack messages  http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/messages")
 
 
+def print_replay(report: dict[str, Any]) -> None:
+    print(
+        f"    {report['rows_read']} rows read, {report['published']} published to {report['topic']}, "
+        f"{report['dead_lettered']} dead-lettered, {report['failed']} failed"
+    )
+
+
 def main() -> int:
+    from include.flink_jobs.ad_window_metrics import oracle
+
     cfg = config.resolve()
     try:
-        report = run_bootstrap(_airflow(cfg))
-    except AirflowApiError as exc:
+        client = _airflow(cfg)
+        report = run_dag(client, BOOTSTRAP_DAG, "report")
+        print_report(report, cfg)
+        print()
+        sample = demo_input(cfg)
+        print(f"    input: the shipped sample as hour {sample.stem.rsplit('_', 1)[1]} ({sample})")
+        print_replay(run_dag(client, REPLAY_DAG, "replay", conf={"file": str(sample)}))
+        print(f"==> waiting for the streaming job's windows (at most {WINDOW_TIMEOUT_S}s)")
+        rows = wait_for_windows(oracle.compute_file(sample))
+    except (AirflowApiError, DemoError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
-    print_report(report, cfg)
+    print_windows(rows, cfg)
+    print_urls(cfg)
     return 0
 
 

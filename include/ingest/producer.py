@@ -49,6 +49,14 @@ from include.ingest.accounting import AccountingReport, Counters
 from include.ingest.avazu_reader import iter_lines, open_avazu
 from include.ingest.columnar import BlockEncoder, ColumnValidator
 from include.ingest.economics import PriceModel, load_price_model
+from include.ingest.end_of_input import (
+    MARK_INTERVAL_S,
+    MARKER_HEADERS,
+    end_of_input_time,
+    marker_value,
+    send_markers,
+    wake_up,
+)
 from include.ingest.event_time import HourBatch, hour_start_ms, iter_hour_batches, normalize_hour
 from include.ingest.events import dead_letter_for
 from include.ingest.metrics import ReplayMetrics
@@ -114,6 +122,8 @@ class ReplayOptions:
     :param replay_id: names the run in logs, metrics and client ids (default: time + random suffix).
     :param progress: show a tqdm bar on stderr.
     :param push_interval_s: seconds between two metric pushes while running (default 5).
+    :param end_of_input: after a complete, non-live replay, publish the end-of-input markers that let
+        the streaming job close the last windows (:mod:`include.ingest.end_of_input`).
     """
 
     file: Path
@@ -132,6 +142,7 @@ class ReplayOptions:
     pushgateway_url: str | None = None
     price_model_path: str | None = None
     kafka_overrides: dict[str, Any] = field(default_factory=dict)
+    end_of_input: bool = True
 
 
 @dataclass(slots=True)
@@ -259,6 +270,11 @@ class Sender:
         self.encoder = BlockEncoder(ColumnValidator(schema), model, time_offset_ms=offset)
         self.producer = Producer({**kafka_conf, "on_delivery": self._on_raw, "error_cb": self._on_error})
         self._errors_logged = 0
+        self._time_offset_ms = offset
+        # Partitions this sender owns (all, or p % workers == w): markers keep even the empty ones moving.
+        self.owned_partitions: set[int] = set()
+        self._marked_partitions: set[int] = set()
+        self._last_mark = time.monotonic()
 
     def _on_error(self, err: Any) -> None:
         """Client-level errors (broker down, ...): librdkafka keeps retrying; fatal ones stop the run."""
@@ -299,11 +315,37 @@ class Sender:
         headers = [("content-type", b"application/json"), ("source_file", self._source_file)]
         if error.line_no is not None:
             headers.append(("line_no", str(error.line_no).encode()))
+        if error.event_time is not None:  # the row's SPEC 3.2 slot: a repaired retry keeps its time
+            headers.append(("event_time", str(error.event_time).encode()))
         key = error.event_id.encode() if error.event_id else None
         on_delivery = partial(self._on_dlq, error.error_type)
         self._produce(
             self.dlq_topic, json.dumps(record).encode(), key, -1, headers=headers, on_delivery=on_delivery
         )
+
+    def _on_marker(self, err: Any, _msg: Any) -> None:
+        if err is not None and self._errors_logged < 5:
+            log.warning("watermark marker not delivered: %s (the next one replaces it)", err.str())
+            self._errors_logged += 1
+
+    def _maybe_mark(self, block: Block, k: int) -> None:
+        """Every MARK_INTERVAL_S, tells the streaming job how far this sender's partitions have got.
+
+        Rows go out in event-time order per sender, so no later row of these partitions is older than
+        row ``k``: a marker at its time keeps every partition's watermark moving (none goes idle and
+        then wakes up behind the others' watermark, which would make its events late).
+        """
+        if block.hour_start is None or time.monotonic() - self._last_mark < MARK_INTERVAL_S:
+            return
+        self._last_mark = time.monotonic()
+        event_time = (
+            block.hour_start + block.positions[k] * 3_600_000 // block.hour_rows + self._time_offset_ms
+        )
+        value = marker_value(event_time)
+        for partition in sorted(self.owned_partitions | self._marked_partitions):
+            self._produce(
+                self.topic, value, None, partition, headers=MARKER_HEADERS, on_delivery=self._on_marker
+            )
 
     def handle(self, block: Block) -> None:
         lines = block.payload.split(b"\n")
@@ -319,10 +361,13 @@ class Sender:
         self.counters.handled += len(out)
         produce, topic, headers, parts = self.producer.produce, self.topic, self.headers, block.partitions
         due_times = self._due_times(block) if self.pacer is not None else None
+        self._marked_partitions.update(parts)
         for k, item in enumerate(out):
             if due_times is not None:
                 wait = due_times[k] - time.monotonic()
                 if wait > 0.002:
+                    if k:
+                        self._maybe_mark(block, k - 1)
                     self.producer.poll(0)
                     time.sleep(wait)
             if type(item) is tuple:
@@ -332,6 +377,8 @@ class Sender:
                     self._produce(topic, item[1], item[0], parts[k], headers=headers)
             else:
                 self.dead_letter(item)  # type: ignore[arg-type]
+        if out:
+            self._maybe_mark(block, len(out) - 1)
         self.producer.poll(0)
         self.counters.fast_rows = self.encoder.fast_rows
         self.counters.reference_rows = self.encoder.reference_rows
@@ -398,12 +445,18 @@ def _blocks(
 
 
 def _worker_main(
-    wid: int, sender_args: tuple[Any, ...], inbox: mp.Queue, outbox: mp.Queue, flush_timeout_s: float
+    wid: int,
+    sender_args: tuple[Any, ...],
+    inbox: mp.Queue,
+    outbox: mp.Queue,
+    flush_timeout_s: float,
+    owned: tuple[int, ...],
 ) -> None:
     """A sender process: blocks in, counter snapshots out; ends on None with a flush."""
     sender: Sender | None = None
     try:
         sender = Sender(*sender_args)
+        sender.owned_partitions = set(owned)
         last = time.monotonic()
         while (block := inbox.get()) is not None:
             sender.handle(block)
@@ -430,7 +483,9 @@ def _worker_main(
 class _Workers:
     """Sender processes and their latest counter snapshots."""
 
-    def __init__(self, count: int, sender_args: tuple[Any, ...], flush_timeout_s: float) -> None:
+    def __init__(
+        self, count: int, sender_args: tuple[Any, ...], flush_timeout_s: float, partitions: int
+    ) -> None:
         ctx = mp.get_context("fork")  # fast start; no librdkafka instance exists in the parent here
         self.outbox: mp.Queue = ctx.Queue()
         self.inboxes: list[mp.Queue] = [ctx.Queue(maxsize=QUEUE_BLOCKS) for _ in range(count)]
@@ -440,7 +495,14 @@ class _Workers:
         self.procs = [
             ctx.Process(
                 target=_worker_main,
-                args=(w, sender_args, self.inboxes[w], self.outbox, flush_timeout_s),
+                args=(
+                    w,
+                    sender_args,
+                    self.inboxes[w],
+                    self.outbox,
+                    flush_timeout_s,
+                    tuple(p for p in range(partitions) if p % count == w),
+                ),
                 name=f"avazu-replay-sender-{w}",
                 daemon=True,
             )
@@ -561,6 +623,7 @@ def replay(options: ReplayOptions) -> AccountingReport:
         sender: Sender | None = None
         pool: _Workers | None = None
         stopped: ReplayError | None = None
+        last_hour_start: int | None = None
 
         def totals() -> Counters:
             if pool is not None:
@@ -580,8 +643,12 @@ def replay(options: ReplayOptions) -> AccountingReport:
         sender_args = (kafka_conf, topic, dlq_topic, schema_id, schema, model, pacer, str(path))
         if workers == 1:
             sender = Sender(*sender_args)
+            sender.owned_partitions = set(range(partitions))
         else:
-            pool = _Workers(workers, sender_args, flush_timeout_s)
+            pool = _Workers(workers, sender_args, flush_timeout_s, partitions)
+        if first.hour is not None:
+            # After the senders exist (forking after a librdkafka client is created is unsafe).
+            wake_up(kafka_conf, topic, partitions, first_event_ms + pacer.time_offset_ms)
 
         def all_batches() -> Iterator[HourBatch]:
             yield first
@@ -591,6 +658,7 @@ def replay(options: ReplayOptions) -> AccountingReport:
             last_tick = 0.0
             for wid, block, _batch in _blocks(all_batches(), partitions, workers):
                 rows_read += len(block.positions)
+                last_hour_start = block.hour_start if block.hour_start is not None else last_hour_start
                 if pool is not None:
                     pool.send(wid, block, tick)
                     pool.drain()
@@ -642,6 +710,11 @@ def replay(options: ReplayOptions) -> AccountingReport:
     if stopped is not None:
         stopped.report = report
         raise stopped
+    if options.end_of_input and options.pace.mode != "live" and last_hour_start is not None and report.ok:
+        try:
+            send_markers(kafka_conf, topic, partitions, end_of_input_time(last_hour_start))
+        except Exception as exc:  # every event is delivered; only the closing of the last windows waits
+            log.warning("%s: the last windows close with the next replay instead", exc)
     log.info("replay %s finished: %s", replay_id, "OK" if report.ok else "FAILED (see accounting)")
     return report
 

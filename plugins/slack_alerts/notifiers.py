@@ -79,3 +79,10 @@ class PipelineFailureNotifier(BaseNotifier):
 def notify_failure(*, slack_webhook_conn_id: str = "slack_alerts") -> PipelineFailureNotifier:
     """Function-style alias: ``on_failure_callback=notify_failure()``."""
     return PipelineFailureNotifier(slack_webhook_conn_id=slack_webhook_conn_id)
+
+
+def post_message(text: str, *, slack_webhook_conn_id: str = "slack_alerts") -> None:
+    """Posts one plain message (operational news that is not a task failure, e.g. a job restart)."""
+    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+    SlackWebhookHook(slack_webhook_conn_id=slack_webhook_conn_id).send(text=text)

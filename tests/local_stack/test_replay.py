@@ -23,6 +23,8 @@ import requests
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
+from include.ingest.end_of_input import HEARTBEAT_HEADER, end_of_input_time
+from include.ingest.event_time import hour_start_ms
 from include.ingest.generator import generate
 from include.ingest.pacing import Pace
 from include.ingest.producer import ReplayOptions, replay
@@ -34,8 +36,17 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "avazu_sample_100.csv"
 
 
-def consume_all(bootstrap: str, topic: str, start: dict[int, int] | None = None) -> dict[int, list[Any]]:
-    """Every record of ``topic`` up to the high watermarks, per partition, in offset order."""
+def is_marker(msg: Any) -> bool:
+    return any(name == HEARTBEAT_HEADER for name, _ in msg.headers() or [])
+
+
+def consume_all(
+    bootstrap: str, topic: str, start: dict[int, int] | None = None, markers: bool = False
+) -> dict[int, list[Any]]:
+    """Every record of ``topic`` up to the high watermarks, per partition, in offset order.
+
+    End-of-input markers are left out unless ``markers``: then only they are returned.
+    """
     consumer = Consumer(
         {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
     )
@@ -52,7 +63,8 @@ def consume_all(bootstrap: str, topic: str, start: dict[int, int] | None = None)
         while wanted and time.monotonic() < deadline:
             for msg in consumer.consume(10_000, timeout=1.0):
                 assert msg.error() is None, msg.error()
-                out[msg.partition()].append(msg)
+                if is_marker(msg) == markers:
+                    out[msg.partition()].append(msg)
                 if msg.offset() + 1 >= wanted.get(msg.partition(), 0):
                     wanted.pop(msg.partition(), None)
         assert not wanted, f"did not reach the high watermarks of {topic}: {wanted}"
@@ -115,6 +127,16 @@ def test_sample_replays_100_valid_records_with_schema_id_times_and_economics(cfg
         assert event["cost"] > 0 and event["conversion"] in (0, 1) and event["revenue"] >= 0
         assert event["price_model_version"] and event["source"] == "avazu_replay"
     assert sorted(json.loads(m.value())["event_id"] for m in records) == sorted(ids_in_order)
+    # Watermark markers: each partition starts with a wake-up marker at the first event's time and
+    # ends with an end-of-input marker just past the replayed hour, after every event.
+    markers = consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], raw, markers=True)
+    first_time, end_time = spec_event_times("14102100", 100)[0], end_of_input_time(hour_start_ms(b"14102100"))
+    for p in range(3):
+        times = [json.loads(m.value())["event_time"] for m in markers[p]]
+        assert times[0] == first_time and times[-1] == end_time, times
+        assert times == sorted(times), f"partition {p}: markers go back in time: {times}"
+        events = [m.offset() for m in records if m.partition() == p]
+        assert markers[p][0].offset() < min(events) and markers[p][-1].offset() > max(events)
     assert len(consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], dlq)[0]) == 0
 
     # The run's metrics reach the local Prometheus through the Pushgateway.

@@ -1,0 +1,53 @@
+"""
+### Flink savepoint and redeploy
+
+Stops the streaming job with a savepoint (under `FLINK_SAVEPOINTS_URI/<job name>/`) and, unless
+`redeploy` is false, submits it again from that savepoint and waits until it is healthy.
+
+Use it to upgrade the job's code or the cluster, or to move the job: the savepoint carries the
+Kafka offsets and the open windows, so nothing is lost or counted twice. With `redeploy = false`
+the job stays stopped; `dag_flink_deploy` (or the health DAG within 5 minutes) resumes it later
+from the same savepoint.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.standard.operators.python import ShortCircuitOperator
+from airflow.sdk import Param, dag
+
+from include import config
+from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from plugins.flink.operators import FlinkStopWithSavepointOperator, FlinkSubmitJobOperator
+from plugins.flink.sensors import FlinkJobHealthSensor
+
+JOB_NAME = config.get("FLINK_JOB_NAME")
+SPEC = "include.realtime_job.ad_window_metrics_spec"
+
+
+@dag(
+    dag_id="dag_flink_savepoint",
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    default_args=DEFAULT_ARGS,
+    tags=["realtime", "manual"],
+    params={"redeploy": Param(True, type="boolean", description="submit again from the savepoint")},
+)
+def dag_flink_savepoint() -> None:
+    stop = FlinkStopWithSavepointOperator(task_id="stop_with_savepoint", job_name=JOB_NAME)
+    redeploy = ShortCircuitOperator(
+        task_id="redeploy_requested", python_callable=lambda params: params["redeploy"]
+    )
+    submit = FlinkSubmitJobOperator(
+        task_id="submit_from_savepoint",
+        job_name=JOB_NAME,
+        spec_callable=SPEC,
+        restore="{{ ti.xcom_pull(task_ids='stop_with_savepoint') }}",
+    )
+    healthy = FlinkJobHealthSensor(task_id="wait_until_healthy", job_name=JOB_NAME, timeout=600)
+    stop >> redeploy >> submit >> healthy
+
+
+dag_flink_savepoint()

@@ -1,0 +1,223 @@
+"""ad_window_metrics: Avazu ad events from Kafka -> 1-minute and 5-minute window metrics in PostgreSQL.
+
+Submit to the session cluster (the client plans the SQL, the cluster runs it):
+
+    FLINK_CONF_DIR=data/run/conf/flink FLINK_LIB_DIR=local_stack/.jars/flink-lib \\
+        $PYFLINK_HOME/bin/flink run -d [-s SAVEPOINT_OR_CHECKPOINT] \\
+        -py include/flink_jobs/ad_window_metrics/job.py [ARGS]
+
+The Flink job is named exactly ``--pipeline-name``; Airflow finds it by that name.
+Defaults come from ``include/config.py`` (environment, then ``.env``, then the default).
+
+Arguments (all optional):
+  --bootstrap-servers HOSTS   Kafka bootstrap servers. Default: KAFKA_BOOTSTRAP_SERVERS (127.0.0.1:9092)
+  --source-topic TOPIC        raw events topic. Default: TOPIC_RAW (ad_events_raw)
+  --dlq-topic TOPIC           dead-letter topic (SPEC 4.2 JSON). Default: TOPIC_DLQ (ad_events_error)
+  --group-id ID               Kafka consumer group (offsets are committed on checkpoints, for lag
+                              monitoring only; positions live in checkpoints). Default: the pipeline name
+  --startup-mode MODE         where a job started WITHOUT checkpoint/savepoint begins: earliest-offset
+                              (default: a redeploy recomputes every window, so upserts stay complete),
+                              latest-offset or group-offsets
+  --jdbc-url URL              PostgreSQL JDBC URL. Default: jdbc:postgresql://PG_HOST:PG_PORT/PG_DATABASE
+  --sink-table TABLE          upsert target. Default: realtime.ad_window_metrics
+  --out-of-orderness DUR      bounded out-of-orderness of the watermark. Default: 5 s
+  --idle-timeout DUR          a partition without records for this long stops holding the watermark
+                              back; 0 = never. Default: 0: idleness makes on-time events late when
+                              the job falls behind (sql.events_source_ddl); partitions without data
+                              move on the producers' watermark markers instead
+  --archive-uri URI           root of the archive of validated events (dt=YYYY-MM-DD/hour=HH/ JSON
+                              lines); "" disables it. Default: FLINK_ARCHIVE_URI
+                              (file://DATA_DIR/processed/events)
+  --redis-url URL             Redis for the dashboard cache; "" disables it. Default:
+                              redis://REDIS_HOST:REDIS_PORT/0
+  --redis-prefix PREFIX       key prefix (README "Redis keys"). Default: REDIS_WINDOW_PREFIX (adevents)
+  --redis-ttl DUR             expiry of cached windows. Default: REDIS_WINDOW_TTL_S (7200 s)
+  --checkpoints-uri URI       checkpoint directory. Default: FLINK_CHECKPOINTS_URI (file://DATA_DIR/checkpoints)
+  --checkpoint-interval DUR   Default: 10 s
+  --parallelism N             Default: 1 (one subtask already uses more than a core: NOTES)
+  --pipeline-name NAME        Flink job name, also the transactional-id prefix of the DLQ writer (one
+                              running job per name). Default: FLINK_JOB_NAME (ad_window_metrics)
+  --explain                   print the statements and the optimized plan, submit nothing
+
+Durations: "500 ms", "5 s", "2 min", or a bare number of seconds.
+
+Secrets come only from the environment: ADEVENTS_JDBC_USER / ADEVENTS_JDBC_PASSWORD (default: the
+stream writer login PG_STREAM_WRITER_USER / PG_STREAM_WRITER_PASSWORD of include.config).
+
+End of input: event time only moves with events. A replay ends with one heartbeat record per
+partition (header ``adevents-heartbeat``, value ``{"event_time": T}``): it advances the watermark
+and is otherwise ignored (README "End of input").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+if str(REPO) not in sys.path:  # `flink run -py job.py` runs this file as a script
+    sys.path.insert(0, str(REPO))
+
+from include import config  # noqa: E402
+from include.flink_jobs.ad_window_metrics import sql  # noqa: E402
+from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS  # noqa: E402
+
+SCHEMA_PATH = REPO / "include" / "schemas" / "ad_event.schema.json"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "sec": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000, None: 1000}
+
+
+def duration_ms(text: str) -> int:
+    """``"500 ms"``, ``"5 s"``, ``"2 min"``, ``"1 h"`` or bare seconds, in milliseconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. '500 ms', '5 s', '2 min')")
+    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+
+
+def parse_args(argv: list[str] | None = None, cfg: dict[str, str] | None = None) -> argparse.Namespace:
+    cfg = cfg or config.resolve()
+    p = argparse.ArgumentParser(prog="ad_window_metrics", description=__doc__.splitlines()[0])
+    p.add_argument("--bootstrap-servers", default=cfg["KAFKA_BOOTSTRAP_SERVERS"])
+    p.add_argument("--source-topic", default=cfg["TOPIC_RAW"])
+    p.add_argument("--dlq-topic", default=cfg["TOPIC_DLQ"])
+    p.add_argument("--group-id", default=None)
+    p.add_argument(
+        "--startup-mode",
+        default="earliest-offset",
+        choices=("earliest-offset", "latest-offset", "group-offsets"),
+    )
+    p.add_argument(
+        "--jdbc-url", default=f"jdbc:postgresql://{cfg['PG_HOST']}:{cfg['PG_PORT']}/{cfg['PG_DATABASE']}"
+    )
+    p.add_argument("--sink-table", default="realtime.ad_window_metrics")
+    p.add_argument("--out-of-orderness", type=duration_ms, default=JOB_WATERMARK_DELAY_MS)
+    p.add_argument("--idle-timeout", type=duration_ms, default=0)
+    p.add_argument("--archive-uri", default=cfg["FLINK_ARCHIVE_URI"])
+    p.add_argument("--redis-url", default=f"redis://{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/0")
+    p.add_argument("--redis-prefix", default=cfg["REDIS_WINDOW_PREFIX"])
+    p.add_argument("--redis-ttl", type=duration_ms, default=duration_ms(cfg["REDIS_WINDOW_TTL_S"]))
+    p.add_argument("--checkpoints-uri", default=cfg["FLINK_CHECKPOINTS_URI"])
+    p.add_argument("--checkpoint-interval", type=duration_ms, default=duration_ms("10 s"))
+    p.add_argument("--parallelism", type=int, default=1)
+    p.add_argument("--pipeline-name", default=cfg["FLINK_JOB_NAME"])
+    p.add_argument("--explain", action="store_true")
+    args = p.parse_args(argv)
+    if args.group_id is None:
+        args.group_id = args.pipeline_name
+    return args
+
+
+def jdbc_credentials(cfg: dict[str, str]) -> tuple[str, str]:
+    """From ADEVENTS_JDBC_USER/PASSWORD, else the stream writer login (never from arguments)."""
+    user = os.environ.get("ADEVENTS_JDBC_USER") or cfg["PG_STREAM_WRITER_USER"]
+    password = os.environ.get("ADEVENTS_JDBC_PASSWORD") or cfg["PG_STREAM_WRITER_PASSWORD"]
+    return user, password
+
+
+def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str], list[str]]:
+    """``(DDL and views, INSERTs)`` of the job: everything it does, as SQL text."""
+    properties = sql.schema_properties(json.loads(SCHEMA_PATH.read_text()))
+    user, password = jdbc_credentials(cfg)
+    ddl = [
+        sql.events_source_ddl(
+            "events",
+            properties,
+            topic=args.source_topic,
+            bootstrap_servers=args.bootstrap_servers,
+            group_id=args.group_id,
+            out_of_orderness_ms=args.out_of_orderness,
+            idle_timeout_ms=args.idle_timeout,
+            startup_mode=args.startup_mode,
+        ),
+        sql.payload_source_ddl(
+            "payloads",
+            topic=args.source_topic,
+            bootstrap_servers=args.bootstrap_servers,
+            group_id=f"{args.group_id}-payloads",
+            startup_mode=args.startup_mode,
+        ),
+        *sql.transform_views("events", properties),
+        sql.window_metrics_view(),
+        sql.jdbc_sink_ddl(
+            "metrics_sink", url=args.jdbc_url, sink_table=args.sink_table, username=user, password=password
+        ),
+        sql.dlq_sink_ddl(
+            "dlq_sink",
+            topic=args.dlq_topic,
+            bootstrap_servers=args.bootstrap_servers,
+            transactional_id_prefix=f"{args.pipeline_name}-dlq",
+        ),
+    ]
+    inserts = [
+        f"INSERT INTO metrics_sink SELECT {', '.join(sql.METRICS_COLUMNS)} FROM window_metrics",
+        f"INSERT INTO dlq_sink {sql.dlq_query()}\nUNION ALL\n{sql.parse_failures_query('payloads')}",
+    ]
+    if args.archive_uri:
+        ddl.append(sql.archive_sink_ddl("archive_sink", path=args.archive_uri))
+        inserts.append(f"INSERT INTO archive_sink {sql.archive_query()}")
+    if args.redis_url:
+        ddl.append(sql.redis_sink_ddl("redis_sink"))
+        inserts.append(f"INSERT INTO redis_sink {sql.redis_query()}")
+    return ddl, inserts
+
+
+def configure(t_env: Any, args: argparse.Namespace) -> None:
+    """Job-level settings: exactly-once RocksDB checkpoints, UTC, stable plan."""
+    conf = t_env.get_config()
+    for key, value in {
+        "pipeline.name": args.pipeline_name,
+        "parallelism.default": str(args.parallelism),
+        "table.local-time-zone": "UTC",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.interval": f"{args.checkpoint_interval} ms",
+        "execution.checkpointing.dir": args.checkpoints_uri,
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "state.backend.type": "rocksdb",
+        "state.backend.incremental": "true",
+        "table.exec.source.idle-timeout": f"{args.idle_timeout} ms",  # 0 ms = off
+        # Operator uids from the plan's node ids: identical SQL -> identical uids -> a savepoint
+        # restores (README "Savepoints").
+        "table.exec.uid.generation": "ALWAYS",
+    }.items():
+        conf.set(key, value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    cfg = config.resolve()
+    args = parse_args(argv, cfg)
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    configure(t_env, args)
+    ddl, inserts = statements(args, cfg)
+    if args.explain:  # planning outside `flink run` needs the connector jars on the classpath
+        jars = sorted(Path(cfg["FLINK_LIB_DIR"]).glob("*connector*.jar"))
+        t_env.get_config().set("pipeline.jars", ";".join(p.as_uri() for p in jars))
+    if args.redis_url:
+        from include.flink_jobs.ad_window_metrics import redis_cache
+
+        redis_cache.register(t_env, url=args.redis_url, prefix=args.redis_prefix, ttl_ms=args.redis_ttl)
+    for statement in ddl:
+        t_env.execute_sql(statement)
+    statement_set = t_env.create_statement_set()
+    for insert in inserts:
+        statement_set.add_insert_sql(insert)
+    if args.explain:
+        print("\n;\n".join([*ddl, *inserts]).replace(jdbc_credentials(cfg)[1] or "\0", "***"))
+        print(statement_set.explain())
+        return 0
+    result = statement_set.execute()
+    client = result.get_job_client()
+    print(f"submitted {args.pipeline_name}: JobID {client.get_job_id() if client else 'unknown'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

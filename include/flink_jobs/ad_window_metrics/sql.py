@@ -1,0 +1,572 @@
+"""The ad_window_metrics job as SQL text: pure functions, no PyFlink import.
+
+Everything the job computes is in these strings, so the same transform runs in the streaming job
+(``job.py``) and in a batch TableEnvironment (the unit tests). The job reads the topic twice, with
+two formats, because Flink 2.0 SQL has no fast *and* honest way to parse JSON in one pass:
+``JSON_VALUE`` re-parses the whole record per call (~13 calls: ~12k rows/s measured, 8x too slow)
+and the ``json`` format with ``json.ignore-parse-errors`` drops unparsable records silently.
+
+``events`` (:func:`events_source_ddl`, hot path)
+    The ``json`` format (Jackson's streaming parser) with every property of the event schema
+    declared STRING, so a badly typed value can never fail or drop a row: the checks are SQL.
+    Records that are not JSON objects are dropped by the format, and only those.
+    Kafka metadata (topic, partition, offset), ``heartbeat`` (the record carries the
+    ``adevents-heartbeat`` header: a watermark-only control record) and the event-time
+    attribute ``rowtime`` with its bounded-out-of-orderness watermark, pushed into the Kafka
+    source (per-partition watermarks, idle-partition timeout).
+``payloads`` (:func:`payload_source_ddl`)
+    The same records as raw bytes, only to dead-letter exactly the ones ``events`` drops:
+    a null value, invalid UTF-8, or text that is not a JSON object (:func:`parse_failures_query`).
+``classified_events`` (:func:`classify_view`)
+    Strict checks (``click`` exactly ``0``/``1``, integers must round-trip through their text,
+    money a non-negative decimal) and ``error_type``: NULL for a good on-time event, else
+    ``schema``, ``late_event`` (valid, but ``rowtime <= CURRENT_WATERMARK(rowtime)`` on arrival) or
+    ``heartbeat``. ``payload`` re-serializes the record (schema order; for the canonical
+    producer output it is byte-identical, see :func:`payload_expr`).
+``on_time_events``
+    ``error_type IS NULL``: the only input of the windows. A row that passed the lateness test
+    cannot be dropped by a window: the window operator is downstream of this filter, so its
+    watermark is never ahead of the one the filter saw (README "Late events").
+``window_combos_1m`` (:func:`combos_view`)
+    Level 1: a 1-minute TUMBLE grouped by the full dimension combination, the only aggregation
+    that sees every event (one update per event, no GROUPING SETS fan-out).
+``window_metrics`` (:func:`window_metrics_query`)
+    Level 2: cascaded 1-minute and 5-minute TUMBLEs over the level-1 rows (``combo_time``, their
+    ``window_time``, is the rowtime) with GROUPING SETS over the SPEC 4.3 dimensions, then the SPEC 3.4 ratios.
+
+Money is DECIMAL(18,6) end to end; the ratios are the exact quotient rounded half-up to 6 decimals
+(``CAST(... AS DECIMAL(18,6))``), NULL when the denominator is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from include.ingest.end_of_input import HEARTBEAT_HEADER  # one name for the producer and the job
+
+DIMENSIONS: tuple[str, ...] = ("campaign", "device_type", "site_category", "app_category", "banner_pos")
+WINDOW_SIZES_S: tuple[int, ...] = (60, 300)
+
+# (property, JSON type) of the event schema, in schema order: job.py and the tests read them from
+# include/schemas/ad_event.schema.json with :func:`schema_properties`.
+Properties = Sequence[tuple[str, str]]
+
+# Column of the event behind each dimension (device_type and banner_pos are integers in the event;
+# the job carries every dimension value as text).
+_DIMENSION_COLUMNS: dict[str, str] = {
+    "campaign": "campaign_id",
+    "device_type": "device_type",
+    "site_category": "site_category",
+    "app_category": "app_category",
+    "banner_pos": "banner_pos",
+}
+_TS_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"  # include.ingest.events.utc_timestamp's shape
+_NEEDED = (
+    "event_id", "event_time", "click", "conversion", "cost", "revenue",
+    "campaign_id", "device_type", "site_category", "app_category", "banner_pos",
+)  # fmt: skip
+
+
+def schema_properties(schema: dict) -> list[tuple[str, str]]:
+    """``(name, json type)`` of every property of a JSON Schema, in order (``["string","null"]``
+    becomes ``"string|null"``)."""
+    out = []
+    for name, spec in schema["properties"].items():
+        kind = spec.get("type", "string")
+        out.append((name, "|".join(kind) if isinstance(kind, list) else kind))
+    missing = [n for n in _NEEDED if n not in dict(out)]
+    if missing:
+        raise ValueError(f"the event schema lacks properties the job needs: {missing}")
+    return out
+
+
+def _quote(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _with(options: dict[str, str]) -> str:
+    return ",\n    ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
+
+
+def interval(ms: int) -> str:
+    """A Flink SQL day-time interval of ``ms`` milliseconds (``INTERVAL '0 00:00:05.000' DAY TO SECOND(3)``)."""
+    if ms < 0:
+        raise ValueError(f"interval must be >= 0 ms, got {ms}")
+    seconds, millis = divmod(ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
+
+
+ROWTIME_EXPR = "TO_TIMESTAMP_LTZ(COALESCE(TRY_CAST(event_time AS BIGINT), 0), 3)"
+"""Event time from the ``event_time`` text; epoch 0 when unusable (the row is dead-lettered as
+``schema`` and, being in 1970, can never advance the watermark)."""
+
+JSON_FORMAT_OPTIONS: dict[str, str] = {
+    "json.ignore-parse-errors": "true",
+    "json.fail-on-missing-field": "false",
+}
+"""``ignore-parse-errors`` only ever drops a record that is not a JSON object (every column is
+STRING, so no value fails a conversion); ``payloads`` dead-letters exactly those. The format's
+default streaming parser (``json.decode.json-parser.enabled``) keeps numbers' text as written
+(``1e-05`` stays ``1e-05``)."""
+
+
+def _columns(properties: Properties) -> str:
+    return ",\n    ".join(f"{_ident(name)} STRING" for name, _ in properties)
+
+
+def events_source_ddl(
+    table: str,
+    properties: Properties,
+    *,
+    topic: str,
+    bootstrap_servers: str,
+    group_id: str,
+    out_of_orderness_ms: int,
+    idle_timeout_ms: int,
+    startup_mode: str = "earliest-offset",
+) -> str:
+    """The hot-path Kafka source: parsed events, per-partition watermarks, optional idle timeout.
+
+    ``idle_timeout_ms`` 0 (the job's default) leaves idleness off: a source that falls behind
+    (backpressure, a busy machine) stops reading some partitions for a while, Flink then calls them
+    idle, the others drive the watermark alone, and the stalled partitions' events arrive late and
+    are lost to the windows (measured: 6,108 of 120,000 events of a backlog on a loaded 2-core
+    machine). Partitions without data move on watermark markers instead
+    (include/ingest/end_of_input.py).
+
+    Offsets live in checkpoints: ``startup_mode`` only applies when the job starts without a
+    checkpoint or savepoint.
+    """
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.servers": bootstrap_servers,
+        "properties.group.id": group_id,
+        "properties.isolation.level": "read_committed",
+        "scan.startup.mode": startup_mode,
+        "value.format": "json",
+        **{f"value.{k}": v for k, v in JSON_FORMAT_OPTIONS.items()},
+    }
+    if idle_timeout_ms > 0:
+        options["scan.watermark.idle-timeout"] = f"{idle_timeout_ms} ms"
+    return f"""CREATE TEMPORARY TABLE {table} (
+    {_columns(properties)},
+    kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
+    kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+    kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+    kafka_headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL,
+    heartbeat AS kafka_headers[{_quote(HEARTBEAT_HEADER)}] IS NOT NULL,
+    rowtime AS {ROWTIME_EXPR},
+    WATERMARK FOR rowtime AS rowtime - {interval(out_of_orderness_ms)}
+) WITH (
+    {_with(options)}
+)"""
+
+
+def events_file_source_ddl(table: str, properties: Properties, *, path: str) -> str:
+    """A batch stand-in for :func:`events_source_ddl`: the same format on a JSON-lines file."""
+    options = {"connector": "filesystem", "path": path, "format": "json", **JSON_FORMAT_OPTIONS}
+    return f"""CREATE TEMPORARY TABLE {table} (
+    {_columns(properties)},
+    rowtime AS {ROWTIME_EXPR}
+) WITH (
+    {_with(options)}
+)"""
+
+
+def file_events_view(view: str, file_table: str, topic: str = "file") -> str:
+    """The file table with the Kafka metadata columns of :func:`events_source_ddl` (offset 0).
+
+    Files have no headers: a record whose ``source`` is ``__heartbeat__`` plays a heartbeat.
+    """
+    return f"""CREATE TEMPORARY VIEW {view} AS
+SELECT *, {_quote(topic)} AS kafka_topic, 0 AS kafka_partition, CAST(0 AS BIGINT) AS kafka_offset,
+    COALESCE(source = '__heartbeat__', FALSE) AS heartbeat
+FROM {file_table}"""
+
+
+def payload_source_ddl(
+    table: str, *, topic: str, bootstrap_servers: str, group_id: str, startup_mode: str
+) -> str:
+    """The same topic as raw bytes (no watermark: this reader only finds unparsable records)."""
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.servers": bootstrap_servers,
+        "properties.group.id": group_id,
+        "properties.isolation.level": "read_committed",
+        "scan.startup.mode": startup_mode,
+        "value.format": "raw",
+    }
+    return f"""CREATE TEMPORARY TABLE {table} (
+    payload_bytes BYTES,
+    kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
+    kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+    kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+    kafka_headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL
+) WITH (
+    {_with(options)}
+)"""
+
+
+def parse_failures_query(payloads: str) -> str:
+    """``parsing`` dead letters: what the ``json`` format of ``events`` drops, and nothing else.
+
+    Jackson rejects invalid UTF-8 in bytes that decode (with U+FFFD replacement) to valid JSON
+    text, hence the round-trip test before ``IS JSON OBJECT``.
+    """
+    payload = "DECODE(payload_bytes, 'UTF-8')"
+    return f"""SELECT
+    {payload} AS raw_payload,
+    'parsing' AS error_type,
+    CASE
+        WHEN payload_bytes IS NULL THEN 'record has no value'
+        WHEN ENCODE({payload}, 'UTF-8') <> payload_bytes THEN 'record value is not valid UTF-8'
+        ELSE 'record value is not a JSON object'
+    END AS error_message,
+    CAST(NULL AS STRING) AS stacktrace,
+    0 AS retry_count,
+    DATE_FORMAT(CURRENT_TIMESTAMP, '{_TS_FORMAT}') AS error_timestamp,
+    'flink' AS source,
+    kafka_topic AS topic,
+    kafka_partition AS `partition`,
+    kafka_offset AS `offset`,
+    CAST(NULL AS STRING) AS event_id
+FROM {payloads}
+WHERE (kafka_headers IS NULL OR kafka_headers[{_quote(HEARTBEAT_HEADER)}] IS NULL)
+    AND (payload_bytes IS NULL
+        OR ENCODE({payload}, 'UTF-8') <> payload_bytes
+        OR NOT ({payload} IS JSON OBJECT))"""
+
+
+def payload_expr(properties: Properties) -> str:
+    """The record re-serialized as compact JSON from its STRING columns, in schema order.
+
+    Numbers keep the text the producer wrote, strings are JSON_QUOTEd, absent properties are
+    left out (``CONCAT_WS`` skips NULLs). For the producer's own output (orjson, schema order,
+    ASCII strings without ``/``) this gives back the exact bytes; otherwise an equivalent JSON
+    (JSON_QUOTE escapes ``/`` and non-ASCII, nested values of a malformed record become strings,
+    unknown properties are lost).
+    """
+    parts = []
+    for name, kind in properties:
+        col, key = _ident(name), _quote(f'"{name}":')
+        if kind in ("integer", "number"):
+            value = (
+                f"CASE WHEN TRY_CAST({col} AS DECIMAL(38, 10)) IS NULL THEN JSON_QUOTE({col}) ELSE {col} END"
+            )
+        elif "null" in kind.split("|"):
+            value = f"COALESCE(JSON_QUOTE({col}), 'null')"
+        else:
+            value = f"JSON_QUOTE({col})"
+        parts.append(f"{key} || {value}")
+    return "'{' || CONCAT_WS(',',\n        " + ",\n        ".join(parts) + ") || '}'"
+
+
+def classify_view(
+    source: str,
+    properties: Properties,
+    view: str = "classified_events",
+    watermark: str = "CURRENT_WATERMARK(rowtime)",
+) -> str:
+    """Check every parsed record; ``error_type``/``error_message`` say where it goes.
+
+    TRY_CAST converts the text of each value: a malformed value can never fail the job.
+    Integers must round-trip through their text so ``1.5`` or ``"01"`` are not silently
+    truncated. ``late_event`` is decided against the watermark of this operator when the record
+    arrives: ``rowtime <= CURRENT_WATERMARK(rowtime)`` (a watermark ``t`` promises that nothing at
+    or before ``t`` is still to come). Batch has no watermark: tests pass ``watermark`` as an
+    expression to play one.
+    """
+    return f"""CREATE TEMPORARY VIEW {view} AS
+WITH checked AS (
+    SELECT *,
+        {watermark} AS current_wm,
+        CASE
+            WHEN event_id IS NULL OR CHAR_LENGTH(event_id) = 0 THEN 'event_id is missing'
+            WHEN event_time IS NULL
+                OR CAST(TRY_CAST(event_time AS BIGINT) AS STRING) IS DISTINCT FROM event_time
+                OR TRY_CAST(event_time AS BIGINT) < 0
+                THEN 'event_time must be a non-negative integer (epoch ms)'
+            WHEN click IS NULL OR click NOT IN ('0', '1') THEN 'click must be 0 or 1'
+            WHEN conversion IS NULL OR conversion NOT IN ('0', '1') THEN 'conversion must be 0 or 1'
+            WHEN TRY_CAST(cost AS DECIMAL(18, 6)) IS NULL OR TRY_CAST(cost AS DECIMAL(18, 6)) < 0
+                THEN 'cost must be a non-negative number'
+            WHEN TRY_CAST(revenue AS DECIMAL(18, 6)) IS NULL OR TRY_CAST(revenue AS DECIMAL(18, 6)) < 0
+                THEN 'revenue must be a non-negative number'
+            WHEN campaign_id IS NULL OR CHAR_LENGTH(campaign_id) = 0 THEN 'campaign_id is missing'
+            WHEN device_type IS NULL OR CAST(TRY_CAST(device_type AS INT) AS STRING) IS DISTINCT FROM device_type
+                THEN 'device_type must be an integer'
+            WHEN banner_pos IS NULL OR CAST(TRY_CAST(banner_pos AS INT) AS STRING) IS DISTINCT FROM banner_pos
+                THEN 'banner_pos must be an integer'
+            WHEN site_category IS NULL THEN 'site_category is missing'
+            WHEN app_category IS NULL THEN 'app_category is missing'
+        END AS schema_problem
+    FROM {source}
+)
+SELECT
+    kafka_topic, kafka_partition, kafka_offset, rowtime, current_wm,
+    event_id,
+    CAST(CASE WHEN click = '1' THEN 1 ELSE 0 END AS BIGINT) AS click,
+    CAST(CASE WHEN conversion = '1' THEN 1 ELSE 0 END AS BIGINT) AS conversion,
+    TRY_CAST(cost AS DECIMAL(18, 6)) AS cost,
+    TRY_CAST(revenue AS DECIMAL(18, 6)) AS revenue,
+    campaign_id, device_type, site_category, app_category, banner_pos,
+    {payload_expr(properties)} AS payload,
+    CASE
+        WHEN heartbeat THEN 'heartbeat'
+        WHEN schema_problem IS NOT NULL THEN 'schema'
+        WHEN current_wm IS NOT NULL AND rowtime <= current_wm THEN 'late_event'
+    END AS error_type,
+    CASE
+        WHEN heartbeat THEN CAST(NULL AS STRING)
+        WHEN schema_problem IS NOT NULL THEN schema_problem
+        WHEN current_wm IS NOT NULL AND rowtime <= current_wm THEN
+            'event_time ' || DATE_FORMAT(rowtime, '{_TS_FORMAT}') || ' is not after the watermark '
+            || DATE_FORMAT(current_wm, '{_TS_FORMAT}') || ': its windows are already final'
+    END AS error_message
+FROM checked"""
+
+
+def on_time_view(classified: str = "classified_events", view: str = "on_time_events") -> str:
+    """Valid events that arrived before the watermark passed them: the only input of the windows."""
+    return f"CREATE TEMPORARY VIEW {view} AS SELECT * FROM {classified} WHERE error_type IS NULL"
+
+
+def combos_view(source: str = "on_time_events", view: str = "window_combos_1m") -> str:
+    """Level 1: per minute and full dimension combination; the one aggregation that sees every event."""
+    return f"""CREATE TEMPORARY VIEW {view} AS
+SELECT
+    window_time AS combo_time,
+    campaign_id, device_type, site_category, app_category, banner_pos,
+    COUNT(*) AS impressions,
+    SUM(click) AS clicks,
+    SUM(conversion) AS conversions,
+    SUM(cost) AS cost,
+    SUM(revenue) AS revenue
+FROM TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, window_time,
+    campaign_id, device_type, site_category, app_category, banner_pos"""
+
+
+def _ratio(numerator: str, denominator: str) -> str:
+    """numerator / denominator rounded half-up to 6 decimals; NULL when the denominator is 0."""
+    return f"CAST({numerator} / NULLIF({denominator}, 0) AS DECIMAL(18, 6))"
+
+
+def _one_size(combos: str, size_s: int) -> str:
+    columns = [_DIMENSION_COLUMNS[d] for d in DIMENSIONS]
+    dimension = "\n".join(
+        f"            WHEN GROUPING({col}) = 0 THEN {_quote(dim)}" for dim, col in _DIMENSION_COLUMNS.items()
+    )
+    grouping_sets = ", ".join(["()", *(f"({c})" for c in columns)])
+    return f"""SELECT
+        {size_s} AS window_size_s, window_start, window_end,
+        CASE
+{dimension}
+            ELSE 'all'
+        END AS dimension,
+        COALESCE({", ".join(columns)}, '') AS dimension_value,
+        SUM(impressions) AS impressions,
+        SUM(clicks) AS clicks,
+        SUM(conversions) AS conversions,
+        CAST(SUM(cost) AS DECIMAL(18, 6)) AS cost,
+        CAST(SUM(revenue) AS DECIMAL(18, 6)) AS revenue
+    FROM TABLE(TUMBLE(TABLE {combos}, DESCRIPTOR(combo_time), INTERVAL '{size_s // 60}' MINUTE))
+    GROUP BY window_start, window_end, GROUPING SETS ({grouping_sets})"""
+
+
+def window_metrics_query(combos: str = "window_combos_1m") -> str:
+    """Level 2: the ``realtime.ad_window_metrics`` rows (without ``updated_at``, set by PostgreSQL)."""
+    union = "\n    UNION ALL\n    ".join(_one_size(combos, s) for s in WINDOW_SIZES_S)
+    return f"""SELECT
+    CAST(window_size_s AS INT) AS window_size_s, window_start, window_end, dimension, dimension_value,
+    impressions, clicks, conversions, cost, revenue,
+    {_ratio("CAST(clicks AS DECIMAL(19, 0))", "CAST(impressions AS DECIMAL(19, 0))")} AS ctr,
+    {_ratio("cost", "CAST(clicks AS DECIMAL(19, 0))")} AS cpc,
+    {_ratio("cost", "CAST(conversions AS DECIMAL(19, 0))")} AS cpa,
+    {_ratio("revenue", "cost")} AS roas
+FROM (
+    {union}
+)"""
+
+
+METRICS_COLUMNS: tuple[str, ...] = (
+    "window_size_s",
+    "window_start",
+    "window_end",
+    "dimension",
+    "dimension_value",
+    "impressions",
+    "clicks",
+    "conversions",
+    "cost",
+    "revenue",
+    "ctr",
+    "cpc",
+    "cpa",
+    "roas",
+)
+
+_METRICS_SCHEMA = """    window_size_s INT NOT NULL,
+    window_start TIMESTAMP(3) NOT NULL,
+    window_end TIMESTAMP(3) NOT NULL,
+    dimension STRING NOT NULL,
+    dimension_value STRING NOT NULL,
+    impressions BIGINT,
+    clicks BIGINT,
+    conversions BIGINT,
+    cost DECIMAL(18, 6),
+    revenue DECIMAL(18, 6),
+    ctr DECIMAL(18, 6),
+    cpc DECIMAL(18, 6),
+    cpa DECIMAL(18, 6),
+    roas DECIMAL(18, 6)"""
+
+
+def jdbc_sink_ddl(table: str, *, url: str, sink_table: str, username: str, password: str) -> str:
+    """Upsert sink on the SPEC 4.3 primary key: a replayed window overwrites itself, never adds up.
+
+    Window timestamps are UTC wall-clock TIMESTAMP(3) (the job sets ``table.local-time-zone`` to
+    UTC); the JDBC driver maps them to ``timestamptz`` in the TaskManager JVM's time zone, which
+    must therefore be UTC (README "Time zones").
+    """
+    options = {
+        "connector": "jdbc",
+        "url": url,
+        "table-name": sink_table,
+        "username": username,
+        "password": password,
+        # Windows fire all at once: a short interval makes them visible fast (the latency benchmark).
+        "sink.buffer-flush.interval": "200ms",
+        "sink.buffer-flush.max-rows": "5000",
+        "sink.max-retries": "5",
+    }
+    return f"""CREATE TEMPORARY TABLE {table} (
+{_METRICS_SCHEMA},
+    PRIMARY KEY (window_size_s, window_start, dimension, dimension_value) NOT ENFORCED
+) WITH (
+    {_with(options)}
+)"""
+
+
+def dlq_sink_ddl(table: str, *, topic: str, bootstrap_servers: str, transactional_id_prefix: str) -> str:
+    """The SPEC 4.2 dead-letter record as JSON, written exactly once (Kafka transactions per checkpoint).
+
+    Null fields are written as ``null`` so every record has every key, like the producer's.
+    Consumers must read with ``isolation.level=read_committed`` to see each dead letter once.
+    """
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.servers": bootstrap_servers,
+        "properties.transaction.timeout.ms": "600000",
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": transactional_id_prefix,
+        "format": "json",
+        "json.encode.ignore-null-fields": "false",
+    }
+    return f"""CREATE TEMPORARY TABLE {table} (
+    raw_payload STRING,
+    error_type STRING,
+    error_message STRING,
+    stacktrace STRING,
+    retry_count INT,
+    error_timestamp STRING,
+    source STRING,
+    topic STRING,
+    `partition` INT,
+    `offset` BIGINT,
+    event_id STRING
+) WITH (
+    {_with(options)}
+)"""
+
+
+def dlq_query(classified: str = "classified_events") -> str:
+    """``schema`` and ``late_event`` dead letters (SPEC 4.2) of the parsed records."""
+    return f"""SELECT
+    payload AS raw_payload,
+    error_type,
+    error_message,
+    CAST(NULL AS STRING) AS stacktrace,
+    0 AS retry_count,
+    DATE_FORMAT(CURRENT_TIMESTAMP, '{_TS_FORMAT}') AS error_timestamp,
+    'flink' AS source,
+    kafka_topic AS topic,
+    kafka_partition AS `partition`,
+    kafka_offset AS `offset`,
+    event_id
+FROM {classified}
+WHERE error_type IN ('schema', 'late_event')"""
+
+
+def archive_sink_ddl(table: str, *, path: str) -> str:
+    """Validated events as JSON lines under ``dt=YYYY-MM-DD/hour=HH`` (event time, UTC).
+
+    The filesystem sink writes in-progress files and only makes them visible on checkpoint
+    completion: exactly once. A partition gets ``_SUCCESS`` once the watermark passes its hour's
+    end (``partition-time`` trigger): complete for on-time data; a later ``late_event`` may still
+    add a file (it is in the DLQ too).
+    """
+    options = {
+        "connector": "filesystem",
+        "path": path,
+        "format": "raw",
+        "sink.rolling-policy.file-size": "128MB",
+        "sink.rolling-policy.rollover-interval": "10 min",
+        "sink.rolling-policy.check-interval": "1 min",
+        "sink.partition-commit.trigger": "partition-time",
+        "partition.time-extractor.timestamp-pattern": "$dt $hour:00:00",
+        "sink.partition-commit.delay": "1 h",
+        "sink.partition-commit.watermark-time-zone": "UTC",
+        "sink.partition-commit.policy.kind": "success-file",
+    }
+    return f"""CREATE TEMPORARY TABLE {table} (
+    line STRING,
+    dt STRING,
+    `hour` STRING
+) PARTITIONED BY (dt, `hour`) WITH (
+    {_with(options)}
+)"""
+
+
+def archive_query(classified: str = "classified_events") -> str:
+    """Every valid event (on time or late: the batch layer recomputes whole days), verbatim."""
+    return f"""SELECT
+    payload AS line,
+    DATE_FORMAT(rowtime, 'yyyy-MM-dd') AS dt,
+    DATE_FORMAT(rowtime, 'HH') AS `hour`
+FROM {classified}
+WHERE error_type IS NULL OR error_type = 'late_event'"""
+
+
+def transform_views(
+    source: str, properties: Properties, watermark: str = "CURRENT_WATERMARK(rowtime)"
+) -> list[str]:
+    """The CREATE VIEW statements from the events source to ``window_combos_1m``, in order."""
+    return [classify_view(source, properties, watermark=watermark), on_time_view(), combos_view()]
+
+
+def window_metrics_view(view: str = "window_metrics", combos: str = "window_combos_1m") -> str:
+    """:func:`window_metrics_query` as a view, so PostgreSQL and Redis share one aggregation."""
+    return f"CREATE TEMPORARY VIEW {view} AS\n{window_metrics_query(combos)}"
+
+
+def redis_sink_ddl(table: str) -> str:
+    """Where the Redis UDF's per-row counts go (the writes themselves happen in the UDF)."""
+    return f"CREATE TEMPORARY TABLE {table} (written BIGINT) WITH ('connector' = 'blackhole')"
+
+
+def redis_query(metrics: str = "window_metrics", udf_name: str = "cache_windows_in_redis") -> str:
+    """Every final window row through the Redis UDF (see redis_cache.py for the key design)."""
+    columns = [*METRICS_COLUMNS[1:], METRICS_COLUMNS[0]]  # window_size_s last: redis_cache.UDF_ARGUMENTS
+    return f"SELECT {udf_name}({', '.join(columns)}) FROM {metrics}"

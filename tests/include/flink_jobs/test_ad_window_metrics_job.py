@@ -1,0 +1,62 @@
+"""The job's argument contract and the statements it builds (no Flink needed: the module plans nothing
+until main())."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from include import config
+from include.flink_jobs.ad_window_metrics import job, sql
+
+
+def test_defaults_come_from_the_settings():
+    cfg = config.resolve({})
+    args = job.parse_args([], cfg)
+    assert (args.source_topic, args.dlq_topic, args.pipeline_name) == (
+        "ad_events_raw",
+        "ad_events_error",
+        "ad_window_metrics",
+    )
+    assert args.group_id == "ad_window_metrics"
+    assert args.sink_table == "realtime.ad_window_metrics"
+    assert (args.out_of_orderness, args.idle_timeout, args.checkpoint_interval) == (5000, 0, 10_000)
+    assert args.archive_uri == f"file://{cfg['DATA_DIR']}/processed/events"
+    assert args.checkpoints_uri == cfg["FLINK_CHECKPOINTS_URI"]
+    assert args.redis_ttl == 7_200_000
+    assert args.startup_mode == "earliest-offset"
+
+
+def test_durations():
+    assert [job.duration_ms(t) for t in ("500 ms", "5 s", "5", "2 min", "1 h", "1.5s")] == [
+        500, 5000, 5000, 120_000, 3_600_000, 1500,
+    ]  # fmt: skip
+    with pytest.raises(argparse.ArgumentTypeError):
+        job.duration_ms("soon")
+
+
+def test_statements_route_every_record_and_keep_secrets_out_of_arguments(monkeypatch):
+    monkeypatch.setenv("ADEVENTS_JDBC_USER", "writer")
+    monkeypatch.setenv("ADEVENTS_JDBC_PASSWORD", "s3cret")
+    cfg = config.resolve()
+    args = job.parse_args(
+        ["--source-topic", "t", "--dlq-topic", "d", "--pipeline-name", "p", "--redis-url", ""], cfg
+    )
+    ddl, inserts = job.statements(args, cfg)
+    text = "\n".join(ddl)
+    assert "'password' = 's3cret'" in text and "'username' = 'writer'" in text
+    assert "'sink.transactional-id-prefix' = 'p-dlq'" in text
+    assert "idle-timeout" not in text  # off by default: markers move empty partitions
+    ddl_idle, _ = job.statements(job.parse_args(["--idle-timeout", "30 s", "--redis-url", ""], cfg), cfg)
+    assert "'scan.watermark.idle-timeout' = '30000 ms'" in "\n".join(ddl_idle)
+    assert "INTERVAL '0 00:00:05.000' DAY TO SECOND(3)" in text
+    assert [i.split()[2] for i in inserts] == ["metrics_sink", "dlq_sink", "archive_sink"]
+    assert "redis_sink" not in text
+
+
+def test_interval_rendering():
+    assert sql.interval(0) == "INTERVAL '0 00:00:00.000' DAY TO SECOND(3)"
+    assert sql.interval(90_061_001) == "INTERVAL '1 01:01:01.001' DAY TO SECOND(3)"
+    with pytest.raises(ValueError):
+        sql.interval(-1)
