@@ -1,0 +1,160 @@
+"""Batch benchmark (``make bench`` section ``batch``): one generated Avazu-sized day through the batch.
+
+Measures, on one generated 4M-row day (seeded, a day no test uses: 2012-06-01):
+
+- ``extract_s``: Avazu gzip -> events Parquet (columnar path), reported apart from the target;
+- ``validate_s``: the GX suite ``ad_events_daily`` (pandas frame + GX, import included);
+- ``load_s``: the one-transaction partition swap with COPY;
+- ``dbt_s``: ``dbt build --vars {day: D}`` (every model and test, one dbt process: what Cosmos runs
+  split per model, without Airflow's scheduling);
+- ``pipeline_s`` = validate + load + dbt: the SPEC 5 target (<= 60 s);
+- ``baseline_copy_s``: a plain PostgreSQL ``COPY`` of the same file (decompressed CSV, all text
+  columns, no validation, no economics) into a temporary table, measured in the same run;
+- ``ratio`` = pipeline_s / baseline_copy_s.
+
+Run: ``local_stack/bin/run.sh .venvs/airflow/bin/python -m bench.batch [--rows N]``. The result is
+merged into ``bench/results.json`` under the key ``batch``. The bench day is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from include import config  # noqa: E402
+
+BENCH_DAY = date(2012, 6, 1)
+RESULTS = REPO / "bench" / "results.json"
+
+
+def _builder_conn() -> Any:
+    import psycopg
+
+    conn = psycopg.connect(config.pg_dsn("PG_DBT"))
+    return conn
+
+
+def _cleanup(day: date) -> None:
+    from include.batch.days import partition_name
+
+    with _builder_conn() as conn:
+        conn.autocommit = True
+        conn.execute(f"SET ROLE {config.get('DBT_ROLE')}")
+        conn.execute(f"DROP TABLE IF EXISTS analytics.{partition_name(day)}")
+        conn.execute("DELETE FROM analytics.ad_events_loads WHERE event_day = %s", (day,))
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'analytics' "
+            "AND column_name = 'event_day' AND table_name NOT LIKE 'ad_events%%' "
+            "AND table_name IN (SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'analytics' AND table_type = 'BASE TABLE')"
+        ).fetchall()
+        for (table,) in tables:
+            conn.execute(f"DELETE FROM analytics.{table} WHERE event_day = %s", (day,))
+
+
+def _dbt_build(day: date) -> None:
+    cfg = config.resolve()
+    env = {**os.environ, **cfg, "DBT_PROFILES_DIR": cfg["DBT_PROJECT_DIR"]}
+    with tempfile.TemporaryDirectory(prefix="bench_dbt_") as target:
+        cmd = [
+            cfg["DBT_EXECUTABLE"],
+            "build",
+            "--target-path",
+            target,
+            "--vars",
+            json.dumps({"day": str(day)}),
+        ]
+        done = subprocess.run(cmd, cwd=cfg["DBT_PROJECT_DIR"], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt build failed:\n{done.stdout[-3000:]}")
+
+
+def _baseline_copy(path: Path) -> float:
+    """Plain COPY of the same rows (CSV text, no typing or checks) into a temporary table."""
+    cols = ", ".join(f"c{i} text" for i in range(24))
+    started = time.monotonic()
+    with _builder_conn() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE baseline ({cols})")
+        with cur.copy("COPY baseline FROM STDIN (FORMAT csv, HEADER true)") as copy, gzip.open(path) as fh:
+            while block := fh.read(1 << 20):
+                copy.write(block)
+        conn.rollback()
+    return time.monotonic() - started
+
+
+def run(rows: int) -> dict[str, Any]:
+    from include.batch.extract import extract_day
+    from include.batch.load import connect, load_day
+    from include.batch.validate import validate_parquet
+    from include.ingest.generator import main as generate
+
+    work = Path(tempfile.mkdtemp(prefix="bench_batch_", dir=config.data_dir()))
+    try:
+        src = work / "day.csv.gz"
+        start_hour = BENCH_DAY.strftime("%y%m%d") + "00"
+        generate(["--rows", str(rows), "--start-hour", start_hour, "--hours", "24", "--seed", "42",
+                  "--out", str(src), "--no-progress"])  # fmt: skip
+        _cleanup(BENCH_DAY)
+        t0 = time.monotonic()
+        extracted = extract_day(BENCH_DAY, "avazu", work, src)
+        t1 = time.monotonic()
+        validate_parquet(extracted.parquet_path, BENCH_DAY)
+        t2 = time.monotonic()
+        with connect(config.pg_dsn("PG_DBT")) as conn:
+            load_day(conn, BENCH_DAY, extracted.parquet_path, source="avazu", source_uri=str(src),
+                     run_id="bench", role=config.get("DBT_ROLE"))  # fmt: skip
+        t3 = time.monotonic()
+        _dbt_build(BENCH_DAY)
+        t4 = time.monotonic()
+        baseline = _baseline_copy(src)
+        pipeline = t4 - t1
+        return {
+            "rows": extracted.rows,
+            "extract_path": extracted.path_used,
+            "extract_s": round(t1 - t0, 2),
+            "validate_s": round(t2 - t1, 2),
+            "load_s": round(t3 - t2, 2),
+            "dbt_s": round(t4 - t3, 2),
+            "pipeline_s": round(pipeline, 2),
+            "target_s": 60,
+            "baseline_copy_s": round(baseline, 2),
+            "ratio": round(pipeline / baseline, 2),
+            "cores": os.cpu_count(),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        _cleanup(BENCH_DAY)
+
+
+def merge_result(result: dict[str, Any], path: Path = RESULTS) -> None:
+    """Merge ``{"batch": result}`` into bench/results.json, keeping the other sections."""
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current["batch"] = result
+    path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=4_000_000, help="rows of the day (default 4,000,000)")
+    args = parser.parse_args(argv)
+    result = run(args.rows)
+    merge_result(result)
+    print(json.dumps({"batch": result}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""
+### Daily ETL: one UTC day of ad events -> validated -> `analytics.ad_events` -> dbt marts
+
+Runs at 00:00 UTC for the **previous** day D. Every step is idempotent: rerunning any day replaces
+that day and nothing else (docs/batch.md has the argument and the timings).
+
+| task | what it does |
+| --- | --- |
+| `resolve_day` | D = the `day` param, else the day before the run's date; checks the params |
+| `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, or an Avazu file); a scheduled run skips a day with no archive at all (nothing streamed) |
+| `validate` | great-expectations suite `ad_events_daily`; a failure stops here, **before** anything is loaded, names the failed expectation in the log and in Slack, and is not retried (it is deterministic) |
+| `load` | one transaction: replace D's partition of `analytics.ad_events` (COPY) + its ledger row |
+| `dbt` | Cosmos task group: `dbt build` per model (model + its tests) with `--vars {day: D}` |
+| `check_marts` | GX suite `ad_marts_daily`: the marts add up to each other and to the loaded rows |
+| `slack_summary` | impressions, clicks, CTR, cost, ROAS, DLQ rate for D vs D-1, to Slack |
+
+**Params**: `source` (`archive` | `avazu`, default BATCH_DEFAULT_SOURCE), `file` (the Avazu CSV/gz,
+for `avazu`; relative paths are under the repository), `day` (`YYYY-MM-DD`; empty = the day before
+the run's date).
+
+**Why catchup is off.** The start date is 2014-10-22 so the Avazu days (2014-10-21..30) are inside
+the DAG's range, but turning catchup on would queue one run per day since 2014 (~4,400) the moment
+the DAG is unpaused. Backfills are explicit instead:
+
+- one day: trigger with params, e.g. `{"source": "avazu", "file": "data/raw/train.gz", "day": "2014-10-21"}`;
+- a date range: Airflow's backfill (runs are created for logical dates D+1, so each processes D),
+  CLI `airflow backfill create --dag-id dag_daily_etl --from-date 2014-10-22 --to-date 2014-10-24
+  --dag-run-conf '{"source": "avazu", "file": "data/raw/train.gz"}'` or REST `POST /api/v2/backfills`
+  with the same fields. `max_active_runs=1` keeps days in order (the dimensions are rebuilt from
+  every loaded day).
+
+Connections: `pipeline_db_dbt` (the dbt login; it works as role `adevents_analytics_builder`),
+`slack_alerts`. Every failed task alerts Slack.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+from cosmos import DbtTaskGroup
+
+from include import config
+from include.cosmos_config import EXECUTION_CONFIG, PROFILE_CONFIG, PROJECT_CONFIG, render_config
+from include.dag_defaults import DEFAULT_ARGS
+
+DB_CONN_ID = "pipeline_db_dbt"
+DAY_XCOM = "{{ ti.xcom_pull(task_ids='resolve_day')['day'] }}"
+
+
+def _dsn(conn_id: str) -> str:
+    """libpq URI of an Airflow connection (psycopg 3 for COPY; PostgresHook would give psycopg2)."""
+    from urllib.parse import quote
+
+    from airflow.sdk import BaseHook
+
+    c = BaseHook.get_connection(conn_id)
+    return (
+        f"postgresql://{quote(c.login or '')}:{quote(c.password or '', safe='')}"
+        f"@{c.host}:{c.port or 5432}/{c.schema}"
+    )
+
+
+@dag(
+    dag_id="dag_daily_etl",
+    schedule="0 0 * * *",
+    start_date=datetime(2014, 10, 22, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    default_args=DEFAULT_ARGS,
+    tags=["batch"],
+    params={
+        "source": Param(config.get("BATCH_DEFAULT_SOURCE"), type="string", enum=["archive", "avazu"]),
+        "file": Param("", type="string", description="Avazu CSV/gz (source=avazu)"),
+        "day": Param("", type="string", description="YYYY-MM-DD; empty = the day before the run's date"),
+    },
+)
+def dag_daily_etl() -> None:
+    @task
+    def resolve_day(**context: Any) -> dict[str, Any]:
+        from include.batch.days import SOURCES, resolve_day
+
+        params = context["params"]
+        dag_run = context["dag_run"]
+        day = resolve_day(params.get("day"), context.get("logical_date"), getattr(dag_run, "run_after", None))
+        source = params.get("source") or config.get("BATCH_DEFAULT_SOURCE")
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        if source == "avazu" and not params.get("file"):
+            raise ValueError("source=avazu needs the file param")
+        print(f"processing day {day} from {source} {params.get('file') or ''}")
+        return {"day": day.isoformat(), "source": source, "file": params.get("file") or None}
+
+    @task
+    def extract(target: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from include.batch.days import archive_dir, parse_day
+        from include.batch.extract import extract_day
+
+        day = parse_day(target["day"])
+        scheduled = getattr(context["dag_run"], "run_type", None) == "scheduled"
+        if scheduled and target["source"] == "archive" and not archive_dir(config.data_dir(), day).is_dir():
+            # A stack that streamed nothing that day (e.g. set up today) has no day to build; a
+            # manual run for the same day fails instead, since someone asked for that day.
+            raise AirflowSkipException(f"no events archived for {day}: nothing to build")
+        result = extract_day(day, target["source"], config.data_dir(), target["file"])
+        print(f"extracted {result.rows} events ({result.clicks} clicks) via the {result.path_used} path "
+              f"in {result.seconds}s -> {result.parquet_path}; rejected {result.rejected or 'none'}")  # fmt: skip
+        for example in result.rejected_examples:
+            print(f"  rejected: {example}")
+        return result.to_dict()
+
+    @task(retries=1, retry_delay=timedelta(seconds=10))
+    def validate(extracted: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.batch.days import parse_day
+        from include.batch.validate import Limits, ValidationFailed, validate_parquet
+
+        limits = Limits(
+            max_rows=int(config.get("BATCH_MAX_ROWS_PER_DAY")),
+            max_cost=float(config.get("BATCH_MAX_COST")),
+            max_revenue=float(config.get("BATCH_MAX_REVENUE")),
+        )
+        try:
+            report = validate_parquet(extracted["parquet_path"], parse_day(extracted["day"]), limits)
+        except ValidationFailed as exc:
+            for failure in exc.failures:
+                print(f"FAILED expectation: {failure}")
+            # Deterministic: retrying cannot help, and nothing has been loaded.
+            raise AirflowFailException(str(exc)) from exc
+        print(f"{report.suite}: {report.expectations} expectations passed on {report.rows} rows "
+              f"in {report.seconds}s")  # fmt: skip
+        return report.to_dict()
+
+    @task
+    def load(extracted: dict[str, Any], _validated: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from include.batch.days import parse_day
+        from include.batch.load import connect, load_day
+
+        with connect(_dsn(DB_CONN_ID)) as conn:
+            result = load_day(
+                conn,
+                parse_day(extracted["day"]),
+                extracted["parquet_path"],
+                source=extracted["source"],
+                source_uri=extracted["source_uri"],
+                run_id=context["run_id"],
+                role=config.get("DBT_ROLE"),
+            )
+        verb = "replaced" if result.replaced else "created"
+        print(f"{verb} {result.partition}: {result.rows} rows in {result.seconds}s ({result.content_hash})")
+        return result.to_dict()
+
+    @task
+    def check_marts(target: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.batch.days import parse_day
+        from include.batch.load import connect
+        from include.batch.marts import check_marts as run_check
+        from include.batch.validate import ValidationFailed
+
+        with connect(_dsn(DB_CONN_ID)) as conn:
+            try:
+                report = run_check(conn, parse_day(target["day"]))
+            except ValidationFailed as exc:
+                for failure in exc.failures:
+                    print(f"FAILED expectation: {failure}")
+                raise AirflowFailException(str(exc)) from exc
+        print(report)
+        return report
+
+    @task
+    def slack_summary(target: dict[str, Any], _checked: dict[str, Any], **context: Any) -> str:
+        from include.batch.days import parse_day
+        from include.batch.load import connect
+        from include.batch.marts import day_metrics, dlq_rate, summary_text
+        from plugins.slack_alerts.notifiers import post_message
+
+        day = parse_day(target["day"])
+        with connect(_dsn(DB_CONN_ID)) as conn:
+            today = day_metrics(conn, day)
+            if today is None:
+                raise RuntimeError(f"fct_daily_metrics has no row for {day}")
+            previous = day_metrics(conn, day - timedelta(days=1))
+            dlq = dlq_rate(conn, day, int(today["impressions"]))
+        text = summary_text(day, today, previous, dlq, context["run_id"])
+        print(text)
+        post_message(text)
+        return text
+
+    target = resolve_day()
+    extracted = extract(target)
+    loaded = load(extracted, validate(extracted))
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=PROJECT_CONFIG,
+        profile_config=PROFILE_CONFIG,
+        execution_config=EXECUTION_CONFIG,
+        render_config=render_config(),
+        operator_args={"vars": {"day": DAY_XCOM}},
+        default_args=DEFAULT_ARGS,
+    )
+    checked = check_marts(target)
+    loaded >> dbt >> checked
+    slack_summary(target, checked)
+
+
+dag_daily_etl()

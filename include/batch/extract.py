@@ -1,0 +1,481 @@
+"""Extract one UTC day of ad events into ``<DATA_DIR>/processed/parquet/dt=D/events.parquet``.
+
+Two sources, one output (the columns of ``analytics.ad_events``, see :data:`PARQUET_SCHEMA`):
+
+- ``avazu``: an Avazu CSV (plain or gzip) read directly, for backfills. The events are exactly
+  those the stream would produce for the same rows (same SPEC 3.2 event times, same price model,
+  same rejected rows), because either
+
+  * the **columnar fast path** runs: Arrow's multi-threaded CSV parser + one DuckDB query that
+    numbers the rows of each hour and applies the price model in SQL (SHA-256 words, the same
+    IEEE double arithmetic as :mod:`include.ingest.economics`). It first proves every kept row is
+    one the reference path would accept (the reader's and the schema's rules, as regexes over
+    whole columns); if any row is not, or the file is not strictly Avazu-shaped, it gives up, and
+  * the **reference path** runs: ``read_avazu`` + ``encode_row`` per row, which rejects bad rows
+    with the stream's own messages (they are counted, not loaded).
+
+  ``tests/include/batch/test_extract.py`` checks both paths give identical tables. The fast path
+  is what makes a 4M-row day fit the one-minute budget (the reference path costs ~15 us a row).
+- ``archive``: JSON-lines files of event-schema objects under
+  ``<DATA_DIR>/processed/events/dt=YYYY-MM-DD/hour=HH/`` (the Flink archive; layout assumed, see
+  docs/batch.md), read with DuckDB and kept when their event_time falls on day D.
+
+Money is carried as DECIMAL(18,6): the model rounds to micros, so the cast is exact.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from include.batch.days import archive_dir, avazu_hours, day_bounds_ms, parquet_dir
+from include.ingest.avazu_reader import AVAZU_COLUMNS, check_header, open_avazu
+from include.ingest.economics import PriceModel, load_price_model
+from include.ingest.event_time import hour_start_ms
+from include.ingest.events import DEFAULT_SOURCE
+
+PARQUET_FILE = "events.parquet"
+MONEY = pa.decimal128(18, 6)
+PARQUET_SCHEMA = pa.schema(
+    [
+        ("event_day", pa.date32()),
+        ("event_id", pa.string()),
+        ("event_time", pa.timestamp("ms", tz="UTC")),
+        ("hour", pa.string()),
+        ("click", pa.int16()),
+        ("conversion", pa.int16()),
+        ("cost", MONEY),
+        ("revenue", MONEY),
+        ("campaign_id", pa.string()),
+        ("creative_id", pa.string()),
+        ("c1", pa.int32()),
+        ("banner_pos", pa.int32()),
+        ("site_id", pa.string()),
+        ("site_domain", pa.string()),
+        ("site_category", pa.string()),
+        ("app_id", pa.string()),
+        ("app_domain", pa.string()),
+        ("app_category", pa.string()),
+        ("device_id", pa.string()),
+        ("device_ip", pa.string()),
+        ("device_model", pa.string()),
+        ("device_type", pa.int32()),
+        ("device_conn_type", pa.int32()),
+        *[(f"c{n}", pa.int32()) for n in range(14, 22)],
+        ("price_model_version", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+COLUMNS: tuple[str, ...] = tuple(PARQUET_SCHEMA.names)
+
+_HEX_COLS = ("site_id", "site_domain", "site_category", "app_id", "app_domain", "app_category")
+_HEX_COLS += ("device_id", "device_ip", "device_model")
+_NONNEG_INT_COLS = ("click", "banner_pos", "device_type", "device_conn_type", "C14", "C15", "C16", "C17")
+_NONNEG_INT_COLS += ("C18", "C19", "C21")
+_U53 = "1.1102230246251565e-16"  # 2**-53, the shortest repr that parses back to it exactly
+
+
+class ExtractError(RuntimeError):
+    """The day cannot be extracted at all (missing file or archive directory, unreadable input)."""
+
+
+@dataclass
+class ExtractResult:
+    """What :func:`extract_day` wrote; returned to the DAG as XCom (JSON-safe)."""
+
+    day: str
+    source: str
+    source_uri: str
+    parquet_path: str
+    rows: int
+    clicks: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    rejected_examples: list[str] = field(default_factory=list)
+    path_used: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def extract_day(
+    day: date,
+    source: str,
+    data_dir: Path,
+    file: str | os.PathLike[str] | None = None,
+    model: PriceModel | None = None,
+    force_reference: bool = False,
+) -> ExtractResult:
+    """Write day ``day``'s events to Parquet and say what was written.
+
+    :param day: the UTC day D.
+    :param source: ``avazu`` (needs ``file``) or ``archive``.
+    :param data_dir: DATA_DIR (archive input and Parquet output live below it).
+    :param file: the Avazu CSV/gzip file; ignored for ``archive``.
+    :param model: price model; default the packaged ``price_model.yaml``.
+    :param force_reference: skip the columnar fast path (tests compare both).
+    :raises ExtractError: missing input.
+    """
+    started = time.monotonic()
+    out_dir = parquet_dir(data_dir, day)
+    if source == "avazu":
+        if not file:
+            raise ExtractError("source=avazu needs the file param (an Avazu CSV or .gz)")
+        path = Path(file)
+        if not path.is_absolute():
+            path = data_dir.parent / path if not path.exists() else path.resolve()
+        if not path.exists():
+            raise ExtractError(f"Avazu file not found: {path}")
+        model = model or load_price_model()
+        table, rejected, examples, used = _avazu_table(path, day, model, force_reference)
+        uri = str(path)
+    elif source == "archive":
+        directory = archive_dir(data_dir, day)
+        if not directory.is_dir():
+            raise ExtractError(f"no archive for {day}: {directory} does not exist")
+        table, rejected, examples, used = _archive_table(directory, day), {}, [], "archive"
+        uri = str(directory)
+    else:
+        raise ExtractError(f"source must be avazu or archive, got {source!r}")
+    target = _write_parquet(table, out_dir)
+    clicks = int(pa.compute.sum(table["click"]).as_py() or 0) if table.num_rows else 0
+    return ExtractResult(
+        day=day.isoformat(),
+        source=source,
+        source_uri=uri,
+        parquet_path=str(target),
+        rows=table.num_rows,
+        clicks=clicks,
+        rejected=dict(rejected),
+        rejected_examples=examples,
+        path_used=used,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def _write_parquet(table: pa.Table, out_dir: Path) -> Path:
+    """Replace the day's directory atomically enough: write beside it, then swap (a rerun replaces D)."""
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    pq.write_table(table, tmp / PARQUET_FILE, compression="zstd", row_group_size=1 << 20)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return out_dir / PARQUET_FILE
+
+
+# -- avazu -------------------------------------------------------------------------------------
+
+
+def _avazu_table(
+    path: Path, day: date, model: PriceModel, force_reference: bool
+) -> tuple[pa.Table, Counter[str], list[str], str]:
+    if not force_reference:
+        table = _avazu_fast(path, day, model)
+        if table is not None:
+            return table, Counter(), [], "columnar"
+    table, rejected, examples = _avazu_reference(path, day, model)
+    return table, rejected, examples, "reference"
+
+
+def _avazu_reference(path: Path, day: date, model: PriceModel) -> tuple[pa.Table, Counter[str], list[str]]:
+    """Per-row path: the stream's own reader, pricing and schema validation (bad rows counted)."""
+    from include.ingest.avazu_reader import read_avazu
+    from include.ingest.events import compile_validator, encode_row, load_schema
+
+    validator = compile_validator(load_schema())
+    lo, hi = avazu_hours(day)
+    cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    rejected: Counter[str] = Counter()
+    examples: list[str] = []
+    for item in read_avazu(path, lo, hi):
+        encoded = encode_row(item, validator, model)
+        if not isinstance(encoded, tuple):
+            rejected[encoded.error_type] += 1
+            if len(examples) < 5:
+                examples.append(f"line {encoded.line_no}: {encoded.error_type}: {encoded.message}")
+            continue
+        event = encoded[0]
+        for name in COLUMNS:
+            cols[name].append(_event_value(event, name, day))
+    return _table_from_lists(cols), rejected, examples
+
+
+def _event_value(event: dict[str, Any], name: str, day: date) -> Any:
+    if name == "event_day":
+        return day
+    if name in ("cost", "revenue"):
+        from decimal import Decimal
+
+        return Decimal(repr(float(event[name])))
+    if name.startswith("c") and name[1:].isdigit():
+        return event[name.upper()]
+    return event[name]
+
+
+def _table_from_lists(cols: dict[str, list[Any]]) -> pa.Table:
+    arrays = []
+    for f in PARQUET_SCHEMA:
+        values = cols[f.name]
+        if f.name == "event_time":
+            arrays.append(pa.array(values, pa.int64()).cast(f.type))
+        else:
+            arrays.append(pa.array(values, f.type))
+    return pa.Table.from_arrays(arrays, schema=PARQUET_SCHEMA)
+
+
+def _read_kept_rows(path: Path, lo: str, hi: str) -> pa.Table | None:
+    """All-string Arrow table of the rows with ``lo <= hour <= hi`` plus their file position ``idx``.
+
+    Streams the file (a 6 GB Avazu train file never sits in memory) and stops at the first block
+    past the day, like the reference reader. None when Arrow cannot parse the file strictly (the
+    reference path will then say precisely what is wrong).
+    """
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    with open_avazu(path) as probe:
+        check_header(probe.readline())  # a wrong file fails here, with the reader's message
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in AVAZU_COLUMNS}, strings_can_be_null=False
+    )
+    parse = pacsv.ParseOptions(quote_char=False, escape_char=False, ignore_empty_lines=False)
+    read = pacsv.ReadOptions(block_size=8 << 20)
+    kept: list[pa.RecordBatch] = []
+    offset = 0
+    try:
+        with open_avazu(path) as stream:
+            reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+            if tuple(reader.schema.names) != AVAZU_COLUMNS:
+                return None
+            for batch in reader:
+                n = batch.num_rows
+                hours = batch.column("hour")
+                mask = pc.and_(pc.greater_equal(hours, lo), pc.less_equal(hours, hi))
+                if pc.any(mask).as_py():
+                    idx = pa.array(range(offset, offset + n), pa.int64())
+                    with_idx = pa.RecordBatch.from_arrays([*batch.columns, idx], [*AVAZU_COLUMNS, "idx"])
+                    kept.append(with_idx.filter(mask))
+                offset += n
+                if pc.any(pc.greater(hours, hi)).as_py():
+                    break
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if not kept:
+        schema = pa.schema([*[(c, pa.string()) for c in AVAZU_COLUMNS], ("idx", pa.int64())])
+        return schema.empty_table()
+    return pa.Table.from_batches(kept)
+
+
+def _avazu_fast(path: Path, day: date, model: PriceModel) -> pa.Table | None:
+    """Columnar path, or None when any kept row is not one the reference path would accept as is."""
+    import duckdb
+
+    lo, hi = avazu_hours(day)
+    raw = _read_kept_rows(path, lo, hi)
+    if raw is None:
+        return None
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.register("raw", raw)
+        hex_concat = " || ',' || ".join(_HEX_COLS)
+        int_concat = " || ',' || ".join(_NONNEG_INT_COLS)
+        bad, unsorted = con.execute(
+            f"""
+            SELECT
+              count(*) FILTER (WHERE NOT (
+                regexp_full_match(id, '[0-9]{{1,20}}')
+                AND (length(id) < 20 OR id <= '18446744073709551615')
+                AND regexp_full_match(hour, '[0-9]{{8}}')
+                AND click IN ('0', '1')
+                AND regexp_full_match({int_concat}, '[0-9]{{1,9}}(,[0-9]{{1,9}}){{10}}')
+                AND regexp_full_match(C1, '-?[0-9]{{1,9}}')
+                AND regexp_full_match(C20, '-1|[0-9]{{1,9}}')
+                AND regexp_full_match({hex_concat}, '[0-9a-f]{{8}}(,[0-9a-f]{{8}}){{8}}')
+              )),
+              count(*) FILTER (WHERE hour < prev_hour)
+            FROM (SELECT *, lag(hour) OVER (ORDER BY idx) AS prev_hour FROM raw)
+            """
+        ).fetchone()
+        if bad or unsorted:
+            return None
+        hours = [h for (h,) in con.execute("SELECT DISTINCT hour FROM raw").fetchall()]
+        try:
+            starts = [(h, hour_start_ms(h)) for h in hours]
+        except ValueError:
+            return None
+        con.execute("CREATE TEMP TABLE hour_start (hour VARCHAR, start_ms BIGINT)")
+        if starts:
+            con.executemany("INSERT INTO hour_start VALUES (?, ?)", starts)
+        _register_price_model(con, model)
+        table = con.execute(_FAST_SQL, [day, model.version, DEFAULT_SOURCE]).to_arrow_table()
+    finally:
+        con.close()
+    return table.cast(PARQUET_SCHEMA)
+
+
+def _register_price_model(con: Any, model: PriceModel) -> None:
+    con.execute("CREATE TEMP TABLE cpm (device_type INTEGER, banner_pos INTEGER, cpm DOUBLE)")
+    if model.cpm:
+        con.executemany("INSERT INTO cpm VALUES (?, ?, ?)", [(d, b, v) for (d, b), v in model.cpm.items()])
+    con.execute("CREATE TEMP TABLE cat (kind VARCHAR, category VARCHAR, rate DOUBLE, order_value DOUBLE)")
+    rows = [("site", k, c.rate, c.order_value) for k, c in model.site_categories.items()]
+    rows += [("app", k, c.rate, c.order_value) for k, c in model.app_categories.items()]
+    if rows:
+        con.executemany("INSERT INTO cat VALUES (?, ?, ?, ?)", rows)
+    con.execute(
+        "CREATE TEMP TABLE params AS SELECT ?::DOUBLE AS cost_jitter, ?::DOUBLE AS default_cpm, "
+        "?::VARCHAR AS placeholder, ?::DOUBLE AS default_rate, ?::DOUBLE AS default_order_value, "
+        "?::DOUBLE AS revenue_jitter",
+        [
+            model.cost_jitter,
+            model.default_cpm,
+            model.site_placeholder_app_id,
+            model.default_category.rate,
+            model.default_category.order_value,
+            model.revenue_jitter,
+        ],
+    )
+
+
+# The price model of include/ingest/economics.py in SQL. Every float expression keeps Python's
+# operation order ((a * b) * c), so IEEE doubles give bit-identical results.
+_FAST_SQL = f"""
+WITH numbered AS (
+  SELECT r.*, h.start_ms,
+         r.idx - min(r.idx) OVER (PARTITION BY r.hour) AS pos,
+         count(*) OVER (PARTITION BY r.hour) AS n,
+         sha256(r.id) AS digest
+  FROM raw r JOIN hour_start h USING (hour)
+),
+words AS (
+  SELECT *,
+         (('0x' || substr(digest, 1, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_cost,
+         (('0x' || substr(digest, 17, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_conv,
+         (('0x' || substr(digest, 33, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_rev
+  FROM numbered
+),
+priced AS (
+  SELECT w.*,
+         floor(coalesce(cpm.cpm, p.default_cpm) * 1000.0 * (1.0 + p.cost_jitter * (2.0 * w.u_cost - 1.0))
+               + 0.5) AS cost_micros,
+         coalesce(cat.rate, p.default_rate) AS rate,
+         coalesce(cat.order_value, p.default_order_value) AS order_value,
+         p.revenue_jitter
+  FROM words w
+  CROSS JOIN params p
+  LEFT JOIN cpm ON cpm.device_type = w.device_type::INTEGER AND cpm.banner_pos = w.banner_pos::INTEGER
+  LEFT JOIN cat ON cat.kind = CASE WHEN w.app_id = p.placeholder THEN 'site' ELSE 'app' END
+               AND cat.category = CASE WHEN w.app_id = p.placeholder THEN w.site_category
+                                       ELSE w.app_category END
+),
+converted AS (
+  SELECT *, (click = '1' AND u_conv < rate) AS is_conversion FROM priced
+)
+SELECT
+  $1::DATE AS event_day,
+  id AS event_id,
+  epoch_ms(start_ms + (pos * 3600000) // n) AS event_time,
+  hour,
+  click::SMALLINT AS click,
+  is_conversion::SMALLINT AS conversion,
+  (cost_micros / 1000000.0)::DECIMAL(18, 6) AS cost,
+  CASE WHEN is_conversion
+       THEN (floor(order_value * 1000000.0 * (1.0 + revenue_jitter * (2.0 * u_rev - 1.0)) + 0.5)
+             / 1000000.0)::DECIMAL(18, 6)
+       ELSE 0::DECIMAL(18, 6) END AS revenue,
+  C17::INTEGER::VARCHAR AS campaign_id,
+  C14::INTEGER::VARCHAR AS creative_id,
+  C1::INTEGER AS c1, banner_pos::INTEGER AS banner_pos,
+  site_id, site_domain, site_category, app_id, app_domain, app_category,
+  device_id, device_ip, device_model,
+  device_type::INTEGER AS device_type, device_conn_type::INTEGER AS device_conn_type,
+  C14::INTEGER AS c14, C15::INTEGER AS c15, C16::INTEGER AS c16, C17::INTEGER AS c17,
+  C18::INTEGER AS c18, C19::INTEGER AS c19, C20::INTEGER AS c20, C21::INTEGER AS c21,
+  $2::VARCHAR AS price_model_version,
+  $3::VARCHAR AS source
+FROM converted
+ORDER BY idx
+"""
+
+
+# -- archive -----------------------------------------------------------------------------------
+
+
+def _archive_table(directory: Path, day: date) -> pa.Table:
+    """The day's archived events: JSON-lines files under ``hour=HH/``.
+
+    The Flink file sink commits ``part-*`` files and keeps in-progress ones hidden (``.part-*``);
+    ``_SUCCESS`` marks a closed hour. Hidden and ``_`` files are never read.
+    """
+    import duckdb
+
+    start_ms, end_ms = day_bounds_ms(day)
+    files = sorted(
+        str(p) for p in directory.glob("hour=*/*") if p.is_file() and not p.name.startswith((".", "_"))
+    )
+    if not files:
+        raise ExtractError(f"no committed event files under {directory}/hour=*/")
+    ints = ", ".join(f"C{n}::INTEGER AS c{n}" for n in range(14, 22))
+    con = duckdb.connect()
+    try:
+        table = con.execute(
+            f"""
+            SELECT $1::DATE AS event_day, event_id::VARCHAR AS event_id,
+                   epoch_ms(event_time::BIGINT) AS event_time, hour::VARCHAR AS hour,
+                   click::SMALLINT AS click, conversion::SMALLINT AS conversion,
+                   cost::DECIMAL(18, 6) AS cost, revenue::DECIMAL(18, 6) AS revenue,
+                   campaign_id::VARCHAR AS campaign_id, creative_id::VARCHAR AS creative_id,
+                   C1::INTEGER AS c1, banner_pos::INTEGER AS banner_pos,
+                   site_id, site_domain, site_category, app_id, app_domain, app_category,
+                   device_id, device_ip, device_model,
+                   device_type::INTEGER AS device_type, device_conn_type::INTEGER AS device_conn_type,
+                   {ints}, price_model_version::VARCHAR AS price_model_version, source::VARCHAR AS source
+            FROM read_json($4, format = 'newline_delimited', union_by_name = true, hive_partitioning = false,
+                           columns = {_ARCHIVE_COLUMNS})
+            WHERE event_time >= $2 AND event_time < $3
+            ORDER BY event_time, event_id
+            """,
+            [day, start_ms, end_ms, files],
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return table.cast(PARQUET_SCHEMA)
+
+
+_ARCHIVE_COLUMNS = (
+    "{"
+    + ", ".join(
+        f"'{name}': '{kind}'"
+        for name, kind in [
+            ("event_id", "VARCHAR"),
+            ("event_time", "BIGINT"),
+            ("hour", "VARCHAR"),
+            ("click", "INTEGER"),
+            ("conversion", "INTEGER"),
+            ("cost", "DOUBLE"),
+            ("revenue", "DOUBLE"),
+            ("campaign_id", "VARCHAR"),
+            ("creative_id", "VARCHAR"),
+            ("C1", "INTEGER"),
+            ("banner_pos", "INTEGER"),
+            *[(c, "VARCHAR") for c in _HEX_COLS],
+            ("device_type", "INTEGER"),
+            ("device_conn_type", "INTEGER"),
+            *[(f"C{n}", "BIGINT") for n in range(14, 22)],
+            ("price_model_version", "VARCHAR"),
+            ("source", "VARCHAR"),
+        ]
+    )
+    + "}"
+)

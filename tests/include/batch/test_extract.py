@@ -1,0 +1,92 @@
+"""The columnar fast path gives exactly the reference (per-row, stream) path's events."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from include.batch.extract import PARQUET_SCHEMA, ExtractError, extract_day
+from include.ingest.generator import main as generate
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = REPO.parent / "shared" / "data" / "avazu_sample_100.csv"
+DAY = date(2014, 10, 21)
+
+
+def _gen(path: Path, rows: int, bad_rows: int = 0) -> Path:
+    args = ["--rows", str(rows), "--start-hour", "14102020", "--hours", "30", "--seed", "4"]
+    args += ["--out", str(path), "--no-progress"]
+    if bad_rows:
+        args += ["--bad-rows", str(bad_rows)]
+    assert generate(args) == 0
+    return path
+
+
+@pytest.mark.parametrize("gz", [pytest.param(False, id="csv"), pytest.param(True, id="gzip")])
+def test_fast_path_equals_reference_path(tmp_path: Path, gz: bool):
+    src = _gen(tmp_path / ("in.csv.gz" if gz else "in.csv"), 12_000)
+    fast = extract_day(DAY, "avazu", tmp_path / "fast", src)
+    ref = extract_day(DAY, "avazu", tmp_path / "ref", src, force_reference=True)
+    assert (fast.path_used, ref.path_used) == ("columnar", "reference")
+    a, b = pq.read_table(fast.parquet_path), pq.read_table(ref.parquet_path)
+    assert a.schema == b.schema == PARQUET_SCHEMA
+    assert 0 < a.num_rows < 12_000  # the file spans 30 hours: only day D's are kept
+    assert a.equals(b)
+    assert set(a["hour"].to_pylist()) == {f"141021{h:02d}" for h in range(24)}
+
+
+def test_real_sample_rows_match(tmp_path: Path):
+    fast = extract_day(DAY, "avazu", tmp_path / "fast", SAMPLE)
+    ref = extract_day(DAY, "avazu", tmp_path / "ref", SAMPLE, force_reference=True)
+    assert fast.rows == ref.rows > 0
+    assert pq.read_table(fast.parquet_path).equals(pq.read_table(ref.parquet_path))
+
+
+def test_bad_rows_fall_back_to_the_reference_path_and_are_counted(tmp_path: Path):
+    src = _gen(tmp_path / "bad.csv", 6_000, bad_rows=2)
+    result = extract_day(DAY, "avazu", tmp_path / "out", src)
+    assert result.path_used == "reference"
+    assert sum(result.rejected.values()) > 0 and set(result.rejected) == {"parsing"}
+    assert result.rows == pq.read_table(result.parquet_path).num_rows
+
+
+def test_rerun_replaces_the_day_directory(tmp_path: Path):
+    src = _gen(tmp_path / "in.csv", 3_000)
+    first = extract_day(DAY, "avazu", tmp_path / "out", src)
+    (Path(first.parquet_path).parent / "stale.parquet").write_bytes(b"x")
+    second = extract_day(DAY, "avazu", tmp_path / "out", src)
+    assert [p.name for p in Path(second.parquet_path).parent.iterdir()] == ["events.parquet"]
+
+
+def test_archive_source_reads_json_lines_of_the_day(tmp_path: Path):
+    src = _gen(tmp_path / "in.csv", 3_000)
+    ref = pq.read_table(extract_day(DAY, "avazu", tmp_path / "ref", src, force_reference=True).parquet_path)
+    hour_dir = tmp_path / "data" / "processed" / "events" / "dt=2014-10-21" / "hour=05"
+    hour_dir.mkdir(parents=True)
+    with (hour_dir / "part-0.jsonl").open("w") as fh:
+        for row in ref.to_pylist():
+            event = {k: v for k, v in row.items() if k != "event_day"}
+            event["event_time"] = int(row["event_time"].timestamp() * 1000)
+            event["cost"], event["revenue"] = float(row["cost"]), float(row["revenue"])
+            for n in range(14, 22):
+                event[f"C{n}"] = event.pop(f"c{n}")
+            event["C1"] = event.pop("c1")
+            fh.write(json.dumps(event) + "\n")
+    got = extract_day(DAY, "archive", tmp_path / "data")
+    table = pq.read_table(got.parquet_path)
+    assert got.rows == ref.num_rows
+    key = [("event_time", "ascending"), ("event_id", "ascending")]
+    assert table.sort_by(key).equals(ref.sort_by(key))
+
+
+def test_missing_inputs_fail_clearly(tmp_path: Path):
+    with pytest.raises(ExtractError, match="needs the file param"):
+        extract_day(DAY, "avazu", tmp_path)
+    with pytest.raises(ExtractError, match="not found"):
+        extract_day(DAY, "avazu", tmp_path, tmp_path / "nope.csv")
+    with pytest.raises(ExtractError, match="no archive for 2014-10-21"):
+        extract_day(DAY, "archive", tmp_path)
