@@ -1,0 +1,102 @@
+"""
+### DLQ retry
+
+Drains the dead-letter topic `ad_events_error` (setting `TOPIC_DLQ`) with its own consumer group
+(`DLQ_RETRY_GROUP`), every 10 minutes or on demand. Each dead letter that is due (exponential
+backoff: retry *n* waits `min(DLQ_RETRY_BACKOFF_BASE_S * 2^(n-1), DLQ_RETRY_BACKOFF_CAP_S)`) goes
+through the repair rules (trim, number formats, lower-case hex, ...) and the producer's own
+validation against the registered schema:
+
+| outcome | where it goes |
+| --- | --- |
+| valid after repair | republished to `ad_events_raw` with the `schema_id` header, like the producer |
+| still invalid, attempts left | `ad_events_error_retry_<n>`, waits for retry *n+1* |
+| still invalid after the 3rd attempt, or a non-retryable type (`late_event`, `flink_logic`) | `errors.dlq_errors`, alerted to Slack |
+
+Every attempt is a row of `errors.retry_history`. A killed or retried task loses and duplicates
+nothing (Kafka transactions + idempotent PostgreSQL inserts; docs/dlq.md).
+
+| task | what it does |
+| --- | --- |
+| `drain` | one pass of include/dlq/drain.py; the report (counts, depth, examples) is the XCom |
+| `alert` | ONE Slack message per run when dead letters failed permanently (quiet otherwise) |
+
+Params (all optional; empty = the setting): `dlq_topic`, `raw_topic`, `group_id`,
+`backoff_base_s`, `backoff_cap_s`. Metrics: Pushgateway `job="dlq_retry"` (`dlq_retry_depth`, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+
+from include.dag_defaults import DEFAULT_ARGS, START_DATE
+
+
+@dag(
+    dag_id="dag_dlq_retry",
+    schedule="*/10 * * * *",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,  # one consumer of the retry group at a time (its transactional id fences others)
+    doc_md=__doc__,
+    default_args=DEFAULT_ARGS,
+    tags=["dlq"],
+    params={
+        "dlq_topic": Param("", type="string", description="DLQ topic; empty = TOPIC_DLQ"),
+        "raw_topic": Param("", type="string", description="where repaired events go; empty = TOPIC_RAW"),
+        "group_id": Param("", type="string", description="consumer group; empty = DLQ_RETRY_GROUP"),
+        "backoff_base_s": Param(None, type=["null", "number"], minimum=0, description="empty = setting"),
+        "backoff_cap_s": Param(None, type=["null", "number"], minimum=0, description="empty = setting"),
+    },
+)
+def dag_dlq_retry() -> None:
+    @task
+    def drain(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        from include.dlq import settings
+        from include.dlq.backoff import BackoffPolicy
+        from include.dlq.drain import DrainOptions
+        from include.dlq.drain import drain as drain_once
+
+        assert params is not None
+        cfg = settings.resolve()
+        default = BackoffPolicy.from_config(cfg)
+        policy = BackoffPolicy(
+            base_s=default.base_s if params["backoff_base_s"] is None else float(params["backoff_base_s"]),
+            cap_s=default.cap_s if params["backoff_cap_s"] is None else float(params["backoff_cap_s"]),
+            max_attempts=default.max_attempts,
+        )
+        options = DrainOptions(
+            dlq_topic=params["dlq_topic"] or None,
+            raw_topic=params["raw_topic"] or None,
+            group_id=params["group_id"] or None,
+            policy=policy,
+            run_id=f"airflow-{run_id}",
+        )
+        conn = PostgresHook(postgres_conn_id="pipeline_db_stream_writer").get_conn()
+        try:
+            report = drain_once(options, conn)
+        finally:
+            conn.close()
+        print(report.summary())
+        return {**report.to_dict(), "slack_text": report.slack_text()}
+
+    @task
+    def alert(report: dict[str, Any]) -> bool:
+        """Separate from `drain`, so a Slack outage retries the post, not the drain."""
+        from plugins.slack_alerts.notifiers import post_message
+
+        text = report.get("slack_text")
+        if not text:
+            print("no permanent failure in this run: nothing to post")
+            return False
+        post_message(text)
+        return True
+
+    alert(drain())
+
+
+dag_dlq_retry()
