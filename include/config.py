@@ -73,8 +73,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FLINK_REST_URL", "http://127.0.0.1:8081", "Flink REST API / web UI."),
     Setting("FLINK_REST_PORT", "8081", "Local JobManager REST port."),
     Setting("FLINK_JM_PROCESS_MEMORY", "1024m", "JobManager process memory."),
-    Setting("FLINK_TM_PROCESS_MEMORY", "3072m", "TaskManager process memory."),
-    Setting("FLINK_TM_SLOTS", "2", "Task slots of the local TaskManager."),
+    Setting(
+        "FLINK_TM_PROCESS_MEMORY",
+        "4096m",
+        "TaskManager process memory (about 0.8 GB per slot plus framework).",
+    ),
+    Setting(
+        "FLINK_TM_SLOTS",
+        "4",
+        "Task slots: the streaming job takes one; the rest is for redeploys, backfills and tests.",
+    ),
     Setting(
         "FLINK_CHECKPOINTS_URI", "file://{DATA_DIR}/checkpoints", "Checkpoint directory (URI: s3:// works)."
     ),
@@ -129,6 +137,70 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting("SLACK_SINK_PORT", "8099", "Port of the local Slack sink that records webhook payloads."),
+    # Daily batch (dag_daily_etl, include/batch, include/dbt/ad_events)
+    Setting(
+        "DBT_EXECUTABLE",
+        "{PROJECT_ROOT}/.venvs/dbt/bin/dbt",
+        "dbt CLI of the dbt venv (Cosmos runs it as a subprocess).",
+    ),
+    Setting("DBT_PROJECT_DIR", "{PROJECT_ROOT}/include/dbt/ad_events", "The dbt project of the daily marts."),
+    Setting(
+        "DBT_ROLE", "adevents_analytics_builder", "Group role dbt and the daily load work as (SET ROLE)."
+    ),
+    Setting("BATCH_DEFAULT_SOURCE", "archive", "Where a scheduled daily run reads events: archive | avazu."),
+    Setting("BATCH_MAX_ROWS_PER_DAY", "20000000", "GX: most events a day may have (Avazu max ~6.5M)."),
+    Setting("BATCH_MAX_COST", "10", "GX: highest cost of one event (the price model gives ~0.02-0.1)."),
+    Setting("BATCH_MAX_REVENUE", "10000", "GX: highest revenue of one conversion."),
+    # Realtime job (include/flink_jobs/ad_window_metrics)
+    Setting(
+        "FLINK_ARCHIVE_URI",
+        "file://{DATA_DIR}/processed/events",
+        "Where the Flink job archives validated events (dt=YYYY-MM-DD/hour=HH JSON lines).",
+    ),
+    Setting("REDIS_WINDOW_PREFIX", "adevents", "Key prefix of the window metrics cached in Redis."),
+    Setting("REDIS_WINDOW_TTL_S", "7200", "Seconds a cached window stays in Redis."),
+    # Dashboards (dashboard/, Streamlit, Grafana, Metabase)
+    Setting("STREAMLIT_PORT", "8501", "Streamlit dashboard port (Live, Daily and Pipeline pages)."),
+    Setting("STREAMLIT_URL", "http://127.0.0.1:8501", "Streamlit dashboard base URL."),
+    Setting(
+        "PIPELINE_EXPORTER_PORT",
+        "9188",
+        "Exporter of the pipeline's own SQL metrics (window latency, freshness, final DLQ failures).",
+    ),
+    Setting("DASHBOARD_REFRESH_S", "10", "Seconds between two automatic refreshes of a dashboard page."),
+    Setting("DASHBOARD_TREND_MINUTES", "60", "Minutes of 1m/5m windows the Live page's trend charts show."),
+    Setting("DASHBOARD_TOP_CAMPAIGNS", "10", "Campaigns in the Live page's top-campaigns table."),
+    Setting("DASHBOARD_DAILY_DAYS", "14", "Days of marts the Daily page shows by default (latest loaded)."),
+    Setting(
+        "DASHBOARD_WINDOW_TABLE",
+        "realtime.ad_window_metrics",
+        "Table the Live page falls back to when Redis has no windows (read as PG_DASHBOARD_USER).",
+    ),
+    Setting(
+        "PROMETHEUS_URL", "http://127.0.0.1:9090", "Prometheus the Pipeline page and the dashboards query."
+    ),
+    Setting(
+        "METABASE_URL", "http://127.0.0.1:3001", "Metabase (docker-compose.yaml only), for provision.py."
+    ),
+    Setting(
+        "METABASE_ADMIN_EMAIL", "admin@example.com", "Metabase admin the provisioning script logs in as."
+    ),
+    Setting("METABASE_ADMIN_PASSWORD", "", "Password of METABASE_ADMIN_EMAIL (compose only).", secret=True),
+    # DLQ (dag_dlq_retry, dag_dlq_alert, include/dlq)
+    Setting("DLQ_RETRY_GROUP", "dlq_retry", "Consumer group (and transactional id prefix) of the DLQ retry."),
+    Setting("DLQ_RETRY_MAX_ATTEMPTS", "3", "Retries of one dead letter before it is stored as permanent."),
+    Setting("DLQ_RETRY_BACKOFF_BASE_S", "60", "Backoff before retry n is base * 2^(n-1) seconds ..."),
+    Setting("DLQ_RETRY_BACKOFF_CAP_S", "3600", "... capped at this many seconds."),
+    Setting(
+        "DLQ_RETRY_NON_RETRYABLE",
+        "late_event,flink_logic",
+        "Error types stored as permanent at once (comma-separated): retrying cannot change them.",
+    ),
+    Setting("DLQ_RETRY_BATCH", "500", "Dead letters per Kafka transaction of the retry (commit unit)."),
+    Setting("DLQ_RETRY_MAX_RUN_S", "300", "A retry run stops taking new records after this many seconds."),
+    Setting("DLQ_ALERT_WINDOW_S", "3600", "Window of the DLQ rate alert (seconds)."),
+    Setting("DLQ_ALERT_WARN_RATIO", "0.001", "DLQ rate (dlq / (raw + dlq)) that posts a warning."),
+    Setting("DLQ_ALERT_ALERT_RATIO", "0.01", "DLQ rate that posts an alert."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -123,6 +123,20 @@ def check_slack_sink(cfg: dict[str, str]) -> Health:
     )
 
 
+def check_pipeline_exporter(cfg: dict[str, str]) -> Health:
+    text = _http_text(f"http://{cfg['BIND_HOST']}:{cfg['PIPELINE_EXPORTER_PORT']}/metrics")
+    if "\npg_up 1" in text:
+        return Health(True, "pg_up 1 (pipeline database, dashboard login)")
+    # Serving, but the dashboard login only exists once the bootstrap DAG has run the migrations.
+    return Health(True, "serving; pg_up 0 until the bootstrap DAG created the dashboard login")
+
+
+def check_streamlit(cfg: dict[str, str]) -> Health:
+    base = f"http://{cfg['BIND_HOST']}:{cfg['STREAMLIT_PORT']}"
+    ok = _http_text(f"{base}/_stcore/health").strip() == "ok"
+    return Health(ok, "serving the Live, Daily and Pipeline pages" if ok else "health endpoint not ok")
+
+
 def check_airflow(cfg: dict[str, str]) -> Health:
     health = _http_json(f"{cfg['AIRFLOW_URL']}/api/v2/monitor/health")
     assert isinstance(health, dict)
@@ -169,7 +183,13 @@ COMPONENTS: tuple[Component, ...] = (
         "slack-sink", check_slack_sink, lambda c: f"http://{c['BIND_HOST']}:{c['SLACK_SINK_PORT']}/messages"
     ),
     Component("pushgateway", check_pushgateway, lambda c: c["PUSHGATEWAY_URL"]),
+    Component(
+        "pipeline-exporter",
+        check_pipeline_exporter,
+        lambda c: f"http://{c['BIND_HOST']}:{c['PIPELINE_EXPORTER_PORT']}",
+    ),
     Component("airflow", check_airflow, lambda c: c["AIRFLOW_URL"]),
+    Component("streamlit", check_streamlit, lambda c: c["STREAMLIT_URL"]),
 )
 BY_NAME = {c.name: c for c in COMPONENTS}
 

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 load_config
 if ! supervisor_running; then log "stack is not running"; exit 0; fi
 # Dependants first, so nothing spends its shutdown retrying a vanished dependency.
-supervisorctl_ stop airflow:* prometheus alertmanager pushgateway postgres-exporter redis-exporter slack-sink >/dev/null || true
+supervisorctl_ stop streamlit airflow:* prometheus alertmanager pushgateway postgres-exporter pipeline-exporter redis-exporter slack-sink >/dev/null || true
 supervisorctl_ stop flink-taskmanager flink-jobmanager schema-registry >/dev/null || true
 supervisorctl_ stop kafka redis >/dev/null || true
 supervisorctl_ stop postgres >/dev/null || true

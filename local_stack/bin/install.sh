@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the local stack needs, idempotently and from caches where possible:
-#   Debian packages (PostgreSQL, Redis, Prometheus, Alertmanager, exporters, kcat),
+#   Debian packages (PostgreSQL, Redis, Prometheus, Alertmanager, exporters, kcat, and Chromium for
+#   the dashboard's browser tests),
 #   three Python virtualenvs under .venvs/ (airflow, dbt, flink) with uv,
 #   JVM artifacts through Maven (Kafka, Apicurio registry, Flink connectors, JMX agent).
 # A second run only checks stamps and returns in seconds.
@@ -8,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(postgresql redis-server prometheus prometheus-alertmanager prometheus-postgres-exporter
-  prometheus-redis-exporter prometheus-pushgateway kcat curl ca-certificates)
+  prometheus-redis-exporter prometheus-pushgateway kcat curl ca-certificates chromium)
 
 install_apt() {
   local missing=()

@@ -87,6 +87,7 @@ restart_if_config_changed kafka kafka
 restart_if_config_changed flink flink-jobmanager flink-taskmanager
 restart_if_config_changed prometheus prometheus
 restart_if_config_changed alertmanager alertmanager
+restart_if_config_changed pipeline-exporter pipeline-exporter
 
 start postgres redis slack-sink
 "${HEALTH[@]}" --wait postgres redis --timeout 60
@@ -95,6 +96,9 @@ start kafka schema-registry flink-jobmanager flink-taskmanager postgres-exporter
 init_airflow
 start airflow:*
 "${HEALTH[@]}" --wait kafka schema-registry flink --timeout 180
-start pushgateway prometheus alertmanager
-"${HEALTH[@]}" --wait kafka-jmx-exporter postgres-exporter redis-exporter pushgateway prometheus alertmanager slack-sink airflow --timeout 180
+start pushgateway pipeline-exporter prometheus alertmanager
+"${HEALTH[@]}" --wait kafka-jmx-exporter postgres-exporter redis-exporter pipeline-exporter pushgateway prometheus alertmanager slack-sink airflow --timeout 180
+# The dashboards read PostgreSQL, Redis and Prometheus: started once those are healthy.
+start streamlit
+"${HEALTH[@]}" --wait streamlit --timeout 90
 log "stack is up: make status for health and URLs, make logs to follow the logs"

@@ -1,0 +1,1 @@
+"""Streamlit dashboards of the pipeline (app.py) and their testable query/number logic."""

@@ -1,0 +1,415 @@
+"""Where every dashboard number comes from: Redis first, PostgreSQL as fallback, the dbt marts, and
+Prometheus. No Streamlit here: every function is importable and testable on its own.
+
+Live windows: Redis keys of the Flink job (docs/realtime.md, include/flink_jobs/ad_window_metrics/
+redis_cache.py): ``{p}:windows:{size}`` (ZSET of window starts, epoch ms) and
+``{p}:win:{size}:{start}:{dimension}`` (HASH dimension value -> JSON row). When Redis is down or has
+no window, the same rows come from ``realtime.ad_window_metrics`` (setting DASHBOARD_WINDOW_TABLE),
+read as the least-privilege dashboard login (PG_DASHBOARD_USER).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from dashboard.metrics import Window, top_by_impressions
+from include import config
+
+SIZES = (60, 300)
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+WINDOW_COLUMNS = (
+    "window_size_s, window_start, window_end, dimension, dimension_value, impressions, clicks, "
+    "conversions, cost, revenue, ctr, cpc, cpa, roas"
+)
+
+
+# ------------------------------------------------------------------------------------ connections
+
+
+def settings() -> dict[str, str]:
+    return config.resolve()
+
+
+def pg_connect(cfg: dict[str, str] | None = None) -> Any:
+    """A read-only connection as the dashboard login (autocommit, short timeouts)."""
+    import psycopg
+
+    cfg = cfg or settings()
+    conn = psycopg.connect(
+        config.pg_dsn("PG_DASHBOARD"),
+        autocommit=True,
+        connect_timeout=3,
+        options="-c statement_timeout=15000 -c default_transaction_read_only=on",
+    )
+    return conn
+
+
+def redis_client(cfg: dict[str, str] | None = None) -> Any:
+    import redis
+
+    cfg = cfg or settings()
+    return redis.Redis(
+        host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), socket_timeout=2, socket_connect_timeout=2
+    )
+
+
+def window_table(cfg: dict[str, str]) -> str:
+    table = cfg["DASHBOARD_WINDOW_TABLE"]
+    if not _IDENT.match(table):
+        raise ValueError(f"DASHBOARD_WINDOW_TABLE {table!r} is not a [schema.]table name")
+    return table
+
+
+# ------------------------------------------------------------------------------------ live windows
+
+
+@dataclass
+class LiveData:
+    """The Live page's windows: the newest ones of each size, and where they came from."""
+
+    source: str  # "redis", "postgresql" or "none"
+    totals: dict[int, list[Window]] = field(default_factory=dict)  # size -> dimension all, newest first
+    campaigns: dict[int, list[Window]] = field(default_factory=dict)  # size -> campaign rows of the span
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.totals.values())
+
+    def latest(self, size_s: int) -> Window | None:
+        rows = self.totals.get(size_s) or []
+        return rows[0] if rows else None
+
+    def previous(self, size_s: int) -> Window | None:
+        rows = self.totals.get(size_s) or []
+        return rows[1] if len(rows) > 1 else None
+
+    def latest_end(self) -> datetime | None:
+        ends = [w.end for rows in self.totals.values() for w in rows[:1]]
+        return max(ends) if ends else None
+
+    def top_campaigns(self, size_s: int, limit: int) -> list[dict[str, Any]]:
+        return top_by_impressions(self.campaigns.get(size_s) or [], limit)
+
+
+def windows_per_span(size_s: int, minutes: int) -> int:
+    return max(1, minutes * 60 // size_s)
+
+
+def _redis_doc_to_window(
+    size_s: int, start_ms: int, dimension: str, value: str, doc: dict[str, Any]
+) -> Window:
+    return Window.from_mapping(
+        {
+            "window_size_s": size_s,
+            "window_start": start_ms,
+            "window_end": doc.get("window_end", start_ms + size_s * 1000),
+            "dimension": dimension,
+            "dimension_value": value,
+            **{k: doc.get(k) for k in ("impressions", "clicks", "conversions", "cost", "revenue")},
+            **{k: doc.get(k) for k in ("ctr", "cpc", "cpa", "roas")},
+        }
+    )
+
+
+def live_from_redis(client: Any, prefix: str, minutes: int) -> LiveData:
+    """Newest windows of both sizes from the Flink job's Redis cache (empty LiveData if none)."""
+    data = LiveData(source="redis")
+    for size_s in SIZES:
+        n = windows_per_span(size_s, minutes)
+        starts = [int(s) for s in client.zrevrange(f"{prefix}:windows:{size_s}", 0, n - 1)]
+        pipe = client.pipeline(transaction=False)
+        for start in starts:
+            pipe.hget(f"{prefix}:win:{size_s}:{start}:all", "")
+            pipe.hgetall(f"{prefix}:win:{size_s}:{start}:campaign")
+        replies = pipe.execute() if starts else []
+        totals, campaigns = [], []
+        for i, start in enumerate(starts):
+            total, by_campaign = replies[2 * i], replies[2 * i + 1]
+            if total:
+                totals.append(_redis_doc_to_window(size_s, start, "all", "", json.loads(total)))
+            for value, doc in (by_campaign or {}).items():
+                campaigns.append(
+                    _redis_doc_to_window(size_s, start, "campaign", value.decode(), json.loads(doc))
+                )
+        data.totals[size_s] = totals
+        data.campaigns[size_s] = campaigns
+    return data
+
+
+def live_from_postgres(conn: Any, table: str, minutes: int) -> LiveData:
+    """The same windows from PostgreSQL: newest N per size, campaigns of the same span."""
+    data = LiveData(source="postgresql")
+    for size_s in SIZES:
+        n = windows_per_span(size_s, minutes)
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {WINDOW_COLUMNS} FROM {table} WHERE window_size_s = %s AND dimension = 'all' "
+                "ORDER BY window_start DESC LIMIT %s",
+                (size_s, n),
+            )
+            cols = [d.name for d in cur.description]
+            totals = [Window.from_mapping(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+            campaigns: list[Window] = []
+            if totals:
+                cur.execute(
+                    f"SELECT {WINDOW_COLUMNS} FROM {table} WHERE window_size_s = %s "
+                    "AND dimension = 'campaign' AND window_start BETWEEN %s AND %s",
+                    (size_s, totals[-1].start, totals[0].start),
+                )
+                cols = [d.name for d in cur.description]
+                campaigns = [Window.from_mapping(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+        data.totals[size_s] = totals
+        data.campaigns[size_s] = campaigns
+    return data
+
+
+def load_live(
+    cfg: dict[str, str] | None = None,
+    redis_factory: Callable[[dict[str, str]], Any] = redis_client,
+    pg_factory: Callable[[dict[str, str]], Any] = pg_connect,
+) -> LiveData:
+    """Redis first; PostgreSQL when Redis is unreachable or empty; ``source="none"`` when both fail."""
+    cfg = cfg or settings()
+    minutes = int(cfg["DASHBOARD_TREND_MINUTES"])
+    notes: list[str] = []
+    try:
+        data = live_from_redis(redis_factory(cfg), cfg["REDIS_WINDOW_PREFIX"], minutes)
+        if not data.empty:
+            return data
+        notes.append("Redis has no cached window")
+    except Exception as exc:  # unreachable, timeout, bad JSON: fall back, say why
+        notes.append(f"Redis unavailable ({type(exc).__name__})")
+    try:
+        with pg_factory(cfg) as conn:
+            data = live_from_postgres(conn, window_table(cfg), minutes)
+        data.notes = notes
+        return data
+    except Exception as exc:
+        notes.append(f"PostgreSQL unavailable ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})")
+        return LiveData(source="none", notes=notes)
+
+
+# ------------------------------------------------------------------------------------ daily marts
+
+MART_QUERIES: dict[str, str] = {
+    "days": "SELECT event_day FROM analytics.fct_daily_metrics ORDER BY event_day DESC LIMIT %(limit)s",
+    "daily": (
+        "SELECT event_day, impressions, clicks, conversions, cost, revenue, ctr, cpc, cpa, roas "
+        "FROM analytics.fct_daily_metrics WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
+        "ORDER BY event_day"
+    ),
+    "ctr_trend": (
+        "SELECT event_day, impressions, clicks, ctr FROM analytics.mart_daily_ctr "
+        "WHERE event_day BETWEEN %(day_from)s AND %(day_to)s ORDER BY event_day"
+    ),
+    "device": (
+        "SELECT device_type, sum(impressions) AS impressions, sum(clicks) AS clicks, "
+        "sum(conversions) AS conversions, sum(cost) AS cost, sum(revenue) AS revenue "
+        "FROM analytics.mart_device_performance WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
+        "GROUP BY device_type ORDER BY impressions DESC, device_type"
+    ),
+    "category": (
+        "SELECT traffic_type, category, sum(impressions) AS impressions, sum(clicks) AS clicks, "
+        "sum(conversions) AS conversions, sum(cost) AS cost, sum(revenue) AS revenue "
+        "FROM analytics.mart_category_analysis WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
+        "GROUP BY traffic_type, category ORDER BY impressions DESC, traffic_type, category LIMIT 15"
+    ),
+    "banner": (
+        "SELECT banner_pos, sum(impressions) AS impressions, sum(clicks) AS clicks, "
+        "sum(conversions) AS conversions, sum(cost) AS cost, sum(revenue) AS revenue "
+        "FROM analytics.mart_banner_position WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
+        "GROUP BY banner_pos ORDER BY banner_pos"
+    ),
+}
+
+
+@dataclass
+class DailyData:
+    day_from: date | None
+    day_to: date | None
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.tables.get("daily")
+
+
+def _rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        cols = [d.name for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def parse_day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def load_daily(
+    day_from: date | None = None,
+    day_to: date | None = None,
+    cfg: dict[str, str] | None = None,
+    pg_factory: Callable[[dict[str, str]], Any] = pg_connect,
+) -> DailyData:
+    """The marts of [day_from, day_to] (default: the newest DASHBOARD_DAILY_DAYS loaded days).
+
+    Ratios of grouped rows are recomputed from the sums (SPEC 3.4) by the page, never averaged.
+    A missing mart (dbt has not built it yet) is an entry in ``errors``, not an exception.
+    """
+    from dashboard.metrics import ratios
+
+    cfg = cfg or settings()
+    with pg_factory(cfg) as conn:
+        if day_to is None or day_from is None:
+            try:
+                days = [r["event_day"] for r in _rows(conn, MART_QUERIES["days"], {"limit": 1})]
+            except Exception as exc:
+                return DailyData(None, None, errors={"days": _short(exc)})
+            if not days:
+                return DailyData(None, None)
+            day_to = day_to or days[0]
+            day_from = day_from or day_to - timedelta(days=int(cfg["DASHBOARD_DAILY_DAYS"]) - 1)
+        data = DailyData(day_from, day_to)
+        params = {"day_from": day_from, "day_to": day_to}
+        for name, sql in MART_QUERIES.items():
+            if name == "days":
+                continue
+            try:
+                rows = _rows(conn, sql, params)
+            except Exception as exc:
+                data.errors[name] = _short(exc)
+                continue
+            if name in ("device", "category", "banner"):
+                for r in rows:
+                    r.update(ratios(r["impressions"], r["clicks"], r["conversions"], r["cost"], r["revenue"]))
+            data.tables[name] = rows
+        return data
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}" if str(exc) else type(exc).__name__
+
+
+# ------------------------------------------------------------------------------------ Prometheus
+
+# The Pipeline page: one PromQL per panel, on the recording rules of
+# local_stack/monitoring/rules/pipeline.yml (so the page, Grafana and the alerts agree).
+PIPELINE_PANELS: dict[str, dict[str, str]] = {
+    "ingest": {
+        "title": "Ingest: events/min into Kafka, by topic",
+        # The pipeline's topics always, other topics (tests, replays elsewhere) only while busy.
+        "expr": 'adevents:kafka_messages_in:per_min{topic=~"ad_events_raw|ad_events_error"} '
+        'or (adevents:kafka_messages_in:per_min{topic!~"__.*"} > 0)',
+        "legend": "topic",
+        "unit": "/min",
+        "empty": "No topic metrics: is the Kafka JMX exporter up (make status)?",
+    },
+    "replay": {
+        "title": "Replay: rows acknowledged/min, by topic",
+        "expr": "adevents:replay_rows_published:per_min > 0",
+        "legend": "topic",
+        "unit": "/min",
+        "empty": "No replay published rows in the last 30 minutes.",
+    },
+    "lag": {
+        "title": "Consumer lag: records behind Kafka, by Flink job",
+        "expr": "adevents:consumer_lag_records",
+        "legend": "job_name",
+        "unit": " records",
+        "empty": "No Flink job running in the last 30 minutes.",
+    },
+    "checkpoint": {
+        "title": "Checkpoint duration (s), by Flink job",
+        "expr": "adevents:flink_checkpoint_duration_seconds",
+        "legend": "job_name",
+        "unit": " s",
+        "empty": "No Flink job running in the last 30 minutes.",
+    },
+    "errors": {
+        "title": "Errors: dead-letter share of events (5 min)",
+        "expr": "adevents:dlq_ratio:rate5m",
+        "legend": "",
+        "unit": "%",
+        "empty": "No traffic on the pipeline's topics in the last 30 minutes.",
+    },
+    "failed_checkpoints": {
+        "title": "Failed checkpoints (10 min), by Flink job",
+        "expr": "adevents:flink_checkpoints_failed:increase10m",
+        "legend": "job_name",
+        "unit": "",
+        "empty": "No Flink job running in the last 30 minutes.",
+    },
+    "latency": {
+        "title": "End-to-end latency after the watermark (s)",
+        "expr": "adevents:e2e_latency_seconds",
+        "legend": "",
+        "unit": " s",
+        "empty": "No live window (end within 15 min) in the last 30 minutes: replays of past days have none.",
+    },
+}
+
+
+class PrometheusError(RuntimeError):
+    pass
+
+
+def prom_get(base: str, path: str, params: dict[str, Any], timeout: float = 5.0) -> Any:
+    url = f"{base.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        body = json.loads(resp.read())
+    if body.get("status") != "success":
+        raise PrometheusError(body.get("error", "query failed"))
+    return body["data"]
+
+
+def prom_instant(base: str, expr: str) -> list[tuple[dict[str, str], float]]:
+    data = prom_get(base, "/api/v1/query", {"query": expr})
+    return [(r["metric"], float(r["value"][1])) for r in data["result"]]
+
+
+def prom_range(base: str, expr: str, minutes: int = 30, step_s: int = 15) -> list[dict[str, Any]]:
+    """Long-format rows (time, series label, value) for a chart."""
+    end = datetime.now(UTC)
+    data = prom_get(
+        base,
+        "/api/v1/query_range",
+        {
+            "query": expr,
+            "start": (end - timedelta(minutes=minutes)).timestamp(),
+            "end": end.timestamp(),
+            "step": step_s,
+        },
+    )
+    rows = []
+    for series in data["result"]:
+        for ts, value in series["values"]:
+            rows.append(
+                {
+                    "time": datetime.fromtimestamp(float(ts), UTC),
+                    "metric": series["metric"],
+                    "value": float(value),
+                }
+            )
+    return rows
+
+
+def dlq_rate(base: str) -> float | None:
+    """Dead-letter share of the events over 5 minutes (None: no traffic or Prometheus down)."""
+    try:
+        result = prom_instant(base, "adevents:dlq_ratio:rate5m")
+    except Exception:
+        return None
+    values = [v for _, v in result if v == v]  # NaN: no traffic
+    return values[0] if values else None

@@ -1,0 +1,6 @@
+-- CTR trend: daily impressions, clicks and CTR of the last 30 loaded days (mart_daily_ctr).
+-- display: line; x: event_day; y: ctr
+SELECT event_day, impressions, clicks, ctr
+FROM analytics.mart_daily_ctr
+WHERE event_day > (SELECT max(event_day) FROM analytics.mart_daily_ctr) - 30
+ORDER BY event_day
