@@ -187,6 +187,7 @@ def print_report(report: dict, cfg: dict[str, str]) -> None:
 def print_urls(cfg: dict[str, str]) -> None:
     print("\n==> where to look")
     print(f"    Airflow UI      {cfg['AIRFLOW_URL']}   (login {cfg['AIRFLOW_ADMIN_USER']} / see .env)")
+    print(f"    Dashboards      {cfg['STREAMLIT_URL']}   (Live, Daily, Pipeline)")
     print(f"    Flink UI        {cfg['FLINK_REST_URL']}")
     print(f"    Prometheus      http://{cfg['BIND_HOST']}:{cfg['PROMETHEUS_PORT']}")
     print(f"    Alertmanager    http://{cfg['BIND_HOST']}:{cfg['ALERTMANAGER_PORT']}")

@@ -104,6 +104,13 @@ def traffic(cfg: dict[str, str], kafka_admin: Any, bootstrapped: Any) -> Iterato
             cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert replay.returncode == 0, replay.stdout[-2000:] + replay.stderr[-2000:]
+        # The pipeline's own topics too: the DLQ-share and lag series are about them.
+        replay = subprocess.run(
+            [sys.executable, "-m", "include.ingest.replay", "--file", str(SAMPLE), "--replay-id",
+             f"grafana_test_main_{run.token}", "--no-progress"],
+            cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert replay.returncode == 0, replay.stdout[-2000:] + replay.stderr[-2000:]
         if not _running_job_with_checkpoint(cfg):
             job_id = wm.submit_job(cfg, run.job_args())
             wm.wait_running(cfg, job_id)

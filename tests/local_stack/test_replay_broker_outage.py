@@ -67,12 +67,12 @@ def _count_ids(bootstrap: str, topic: str) -> tuple[int, int]:
     while remaining and time.monotonic() < deadline:
         for msg in consumer.consume(50_000, timeout=1.0):
             assert msg.error() is None, msg.error()
-            if any(name == HEARTBEAT_HEADER for name, _ in msg.headers() or []):
-                continue  # the end-of-input markers are not events
-            count += 1
-            keys.add(msg.key())
             if msg.offset() + 1 >= highs[msg.partition()]:
                 remaining.discard(msg.partition())
+            if any(name == HEARTBEAT_HEADER for name, _ in msg.headers() or []):
+                continue  # watermark markers are not events
+            count += 1
+            keys.add(msg.key())
     consumer.close()
     assert not remaining, f"did not reach the end of partitions {remaining}"
     return count, len(keys)

@@ -164,7 +164,7 @@ def test_sample_replay_equals_oracle_and_bad_or_late_records_go_to_the_dlq(
 
 def test_generated_multi_hour_replay_equals_oracle(bootstrapped, cfg, kafka_admin, pg_owner, tmp_path):
     path = tmp_path / "gen.csv"
-    generate(path, 120_000, "14102200", 3, seed=11, progress=False)
+    generate(path, 60_000, "14102200", 3, seed=11, progress=False)
     expected = oracle.compute_file(path)
     with isolated_run(cfg, kafka_admin, pg_owner) as run:
         # The whole file is in Kafka before the job starts: the job then runs at its own pace,

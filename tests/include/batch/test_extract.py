@@ -13,7 +13,7 @@ from include.batch.extract import PARQUET_SCHEMA, ExtractError, extract_day
 from include.ingest.generator import main as generate
 
 REPO = Path(__file__).resolve().parents[3]
-SAMPLE = REPO.parent / "shared" / "data" / "avazu_sample_100.csv"
+SAMPLE = REPO / "samples" / "avazu_sample_100.csv"  # the real Avazu rows, shipped with the repo
 DAY = date(2014, 10, 21)
 
 
