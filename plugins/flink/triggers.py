@@ -88,7 +88,8 @@ class FlinkJobHealthTrigger(BaseTrigger):
                     last = await self._poll(session)
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     last = {"status": "unreachable", "job_id": None, "detail": f"{self.base_url}: {exc}"}
-                if last["status"] == "healthy" or time.monotonic() > deadline:
+                # not_running = FAILED, CANCELED or FINISHED: final, waiting cannot make it healthy.
+                if last["status"] in ("healthy", "not_running") or time.monotonic() > deadline:
                     yield TriggerEvent(last)
                     return
                 await asyncio.sleep(self.poll_interval)

@@ -32,7 +32,8 @@ Arguments (all optional):
                               redis://REDIS_HOST:REDIS_PORT/0
   --redis-prefix PREFIX       key prefix (README "Redis keys"). Default: REDIS_WINDOW_PREFIX (adevents)
   --redis-ttl DUR             expiry of cached windows. Default: REDIS_WINDOW_TTL_S (7200 s)
-  --checkpoints-uri URI       checkpoint directory. Default: FLINK_CHECKPOINTS_URI (file://DATA_DIR/checkpoints)
+  --checkpoints-uri URI       checkpoint directory. Default: FLINK_CHECKPOINTS_URI/<pipeline name>
+                              (file://DATA_DIR/checkpoints/ad_window_metrics), where Airflow looks
   --checkpoint-interval DUR   Default: 10 s
   --parallelism N             Default: 1 (one subtask already uses more than a core: NOTES)
   --pipeline-name NAME        Flink job name, also the transactional-id prefix of the DLQ writer (one
@@ -103,7 +104,7 @@ def parse_args(argv: list[str] | None = None, cfg: dict[str, str] | None = None)
     p.add_argument("--redis-url", default=f"redis://{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/0")
     p.add_argument("--redis-prefix", default=cfg["REDIS_WINDOW_PREFIX"])
     p.add_argument("--redis-ttl", type=duration_ms, default=duration_ms(cfg["REDIS_WINDOW_TTL_S"]))
-    p.add_argument("--checkpoints-uri", default=cfg["FLINK_CHECKPOINTS_URI"])
+    p.add_argument("--checkpoints-uri", default=None)
     p.add_argument("--checkpoint-interval", type=duration_ms, default=duration_ms("10 s"))
     p.add_argument("--parallelism", type=int, default=1)
     p.add_argument("--pipeline-name", default=cfg["FLINK_JOB_NAME"])
@@ -111,6 +112,10 @@ def parse_args(argv: list[str] | None = None, cfg: dict[str, str] | None = None)
     args = p.parse_args(argv)
     if args.group_id is None:
         args.group_id = args.pipeline_name
+    if args.checkpoints_uri is None:
+        # One directory per job name: Airflow resumes a job from the newest state under it
+        # (include/flink_cli.py state_dirs), so it must be where the job writes.
+        args.checkpoints_uri = f"{cfg['FLINK_CHECKPOINTS_URI'].rstrip('/')}/{args.pipeline_name}"
     return args
 
 
