@@ -29,16 +29,13 @@ from typing import Any
 from include import config
 from include.flink_cli import JobSpec, submit
 from include.flink_jobs.ad_window_metrics import oracle
+from include.flink_jobs.ad_window_metrics.table import create_copy, read_rows
 from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS, send_markers
 from include.ingest.generator import generate
 from include.ingest.producer import ReplayOptions, replay
 from include.realtime_job import ad_window_metrics_spec
 
 START_HOUR = "14102300"
-COLUMNS = (
-    "window_size_s, window_start, window_end, dimension, dimension_value, impressions, clicks, "
-    "conversions, cost, revenue, ctr, cpc, cpa, roas"
-)
 
 
 def _rest(cfg: dict[str, str], method: str, path: str) -> Any:
@@ -80,15 +77,7 @@ class _Private:
         ).values():
             future.result(timeout=30)
         self.pg = psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True)
-        self.pg.execute(
-            f"CREATE TABLE {self.table} (LIKE realtime.ad_window_metrics INCLUDING ALL) "
-            "PARTITION BY RANGE (window_start)"
-        )
-        self.pg.execute(f"CREATE TABLE {self.table}_default PARTITION OF {self.table} DEFAULT")
-        self.pg.execute(
-            f"CREATE TRIGGER {self.name}_touch BEFORE INSERT OR UPDATE ON {self.table} "
-            "FOR EACH ROW EXECUTE FUNCTION realtime.touch_updated_at()"
-        )
+        create_copy(self.pg, self.table)
         self.job_id: str | None = None
 
     def submit(self) -> str:
@@ -188,8 +177,7 @@ def run(rows: int = 2_000_000, hours: int = 4, latency_windows: int = 40) -> dic
         started = time.monotonic()
         _wait(lambda: private.count() >= len(expected), 3600, "every window row", interval=0.5)
         job_s = time.monotonic() - started
-        rows_now = private.pg.execute(f"SELECT {COLUMNS} FROM {private.table}").fetchall()
-        actual = {row.key: row for row in (oracle.WindowRow(*r) for r in rows_now)}
+        actual = read_rows(private.pg, private.table)
 
         template = next(oracle.events_from_avazu(path))
         last_ms = max(k[1] for k in expected).timestamp() * 1000 + 300_000

@@ -21,11 +21,11 @@ from airflow.sdk import Param, dag, task
 
 from include import config
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.realtime_job import SPEC_CALLABLE
 from plugins.flink.operators import FlinkSubmitJobOperator
 from plugins.flink.sensors import FlinkJobHealthSensor
 
 JOB_NAME = config.get("FLINK_JOB_NAME")
-SPEC = "include.realtime_job.ad_window_metrics_spec"
 
 
 @dag(
@@ -56,7 +56,7 @@ def dag_flink_deploy() -> None:
         return created
 
     submit = FlinkSubmitJobOperator(
-        task_id="submit_job", job_name=JOB_NAME, spec_callable=SPEC, restore="{{ params.restore }}"
+        task_id="submit_job", job_name=JOB_NAME, spec_callable=SPEC_CALLABLE, restore="{{ params.restore }}"
     )
     healthy = FlinkJobHealthSensor(task_id="wait_until_healthy", job_name=JOB_NAME, timeout=600)
     ensure_window_partitions() >> submit >> healthy

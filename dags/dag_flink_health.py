@@ -25,10 +25,10 @@ from airflow.sdk import dag, task
 
 from include import config
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.realtime_job import SPEC_CALLABLE
 from plugins.flink.sensors import FlinkJobHealthSensor
 
 JOB_NAME = config.get("FLINK_JOB_NAME")
-SPEC = "include.realtime_job.ad_window_metrics_spec"
 
 
 @dag(
@@ -71,7 +71,7 @@ def dag_flink_health() -> None:
         if job is None and latest_state(JOB_NAME) is None:
             # Skipping (not failing) keeps a stack that is up but not yet bootstrapped quiet.
             raise AirflowSkipException(f"{JOB_NAME} was never deployed here: trigger dag_flink_deploy")
-        result = ensure_job(JOB_NAME, SPEC, restore="latest")
+        result = ensure_job(JOB_NAME, SPEC_CALLABLE, restore="latest")
         if result.submitted:
             post_message(
                 f":arrows_counterclockwise: Flink job `{JOB_NAME}` was {health.status} "

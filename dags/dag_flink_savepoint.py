@@ -17,11 +17,11 @@ from airflow.sdk import Param, dag
 
 from include import config
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.realtime_job import SPEC_CALLABLE
 from plugins.flink.operators import FlinkStopWithSavepointOperator, FlinkSubmitJobOperator
 from plugins.flink.sensors import FlinkJobHealthSensor
 
 JOB_NAME = config.get("FLINK_JOB_NAME")
-SPEC = "include.realtime_job.ad_window_metrics_spec"
 
 
 @dag(
@@ -43,7 +43,7 @@ def dag_flink_savepoint() -> None:
     submit = FlinkSubmitJobOperator(
         task_id="submit_from_savepoint",
         job_name=JOB_NAME,
-        spec_callable=SPEC,
+        spec_callable=SPEC_CALLABLE,
         restore="{{ ti.xcom_pull(task_ids='stop_with_savepoint') }}",
     )
     healthy = FlinkJobHealthSensor(task_id="wait_until_healthy", job_name=JOB_NAME, timeout=600)

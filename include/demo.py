@@ -27,10 +27,6 @@ BOOTSTRAP_DAG = "dag_platform_bootstrap"
 REPLAY_DAG = "dag_avazu_replay"
 SAMPLE = config.PROJECT_ROOT / "samples" / "avazu_sample_100.csv"
 WINDOW_TIMEOUT_S = 240
-_COLUMNS = (
-    "window_size_s, window_start, window_end, dimension, dimension_value, impressions, clicks, "
-    "conversions, cost, revenue, ctr, cpc, cpa, roas"
-)
 
 
 class DemoError(Exception):
@@ -110,16 +106,14 @@ def wait_for_windows(expected: dict[Any, Any], timeout_s: float = WINDOW_TIMEOUT
     """Polls realtime.ad_window_metrics (as the dashboard login) until it holds exactly ``expected``."""
     import psycopg
 
-    from include.flink_jobs.ad_window_metrics.oracle import WindowRow
+    from include.flink_jobs.ad_window_metrics.table import read_rows
 
     starts = sorted({key[1] for key in expected})
-    query = f"SELECT {_COLUMNS} FROM realtime.ad_window_metrics WHERE window_start BETWEEN %s AND %s"
     deadline = time.monotonic() + timeout_s
     actual: dict[Any, Any] = {}
     with psycopg.connect(config.pg_dsn("PG_DASHBOARD"), autocommit=True) as conn:
         while time.monotonic() < deadline:
-            rows = conn.execute(query, (starts[0], starts[-1])).fetchall()
-            actual = {row.key: row for row in (WindowRow(*r) for r in rows)}
+            actual = read_rows(conn, where="window_start BETWEEN %s AND %s", params=(starts[0], starts[-1]))
             if actual == expected:
                 return actual
             time.sleep(2)

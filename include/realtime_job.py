@@ -13,6 +13,8 @@ from include import config
 from include.flink_cli import JobSpec
 
 JOB_FILE = Path(__file__).resolve().parent / "flink_jobs" / "ad_window_metrics" / "job.py"
+# How the DAGs name the spec builder (operators take callables as dotted paths).
+SPEC_CALLABLE = "include.realtime_job.ad_window_metrics_spec"
 
 
 def ad_window_metrics_spec() -> JobSpec:

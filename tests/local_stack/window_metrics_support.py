@@ -33,6 +33,8 @@ from confluent_kafka.admin import NewTopic
 
 from include.flink_jobs.ad_window_metrics import oracle
 from include.flink_jobs.ad_window_metrics.sql import HEARTBEAT_HEADER
+from include.flink_jobs.ad_window_metrics.table import create_copy as create_sink_table
+from include.flink_jobs.ad_window_metrics.table import read_rows as table_rows
 
 REPO = Path(__file__).resolve().parents[2]
 JOB = REPO / "include" / "flink_jobs" / "ad_window_metrics" / "job.py"
@@ -110,19 +112,6 @@ def isolated_run(
             keys = list(client.scan_iter(match=f"wm_test_{token}:*", count=1000))
             if keys:
                 client.delete(*keys)
-
-
-def create_sink_table(pg_owner: Any, table: str) -> None:
-    """A private copy of realtime.ad_window_metrics: same columns, key, day partitioning and trigger."""
-    name = table.split(".")[-1]
-    pg_owner.execute(
-        f"CREATE TABLE {table} (LIKE realtime.ad_window_metrics INCLUDING ALL) PARTITION BY RANGE (window_start)"
-    )
-    pg_owner.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
-    pg_owner.execute(
-        f"CREATE TRIGGER {name}_touch BEFORE INSERT OR UPDATE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION realtime.touch_updated_at()"
-    )
 
 
 def producer(cfg: dict[str, str]) -> Producer:
@@ -307,20 +296,6 @@ def replay_with_disruption(
 
 
 # -- results -------------------------------------------------------------------------------------
-
-_COLUMNS = (
-    "window_size_s, window_start, window_end, dimension, dimension_value, impressions, clicks, "
-    "conversions, cost, revenue, ctr, cpc, cpa, roas"
-)
-
-
-def table_rows(pg: Any, table: str) -> dict[oracle.Key, oracle.WindowRow]:
-    rows = pg.execute(f"SELECT {_COLUMNS} FROM {table}").fetchall()
-    out = {}
-    for r in rows:
-        row = oracle.WindowRow(*r)
-        out[row.key] = row
-    return out
 
 
 def diff(actual: dict[Any, Any], expected: dict[Any, Any], limit: int = 5) -> str:
