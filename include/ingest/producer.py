@@ -21,7 +21,10 @@ How a row travels:
 Why processes: encoding is CPU-bound Python (the GIL), so ``workers`` sender processes (fork) share
 the work; with ``--pace`` other than ``asap`` one in-process sender is plenty and keeps rows in global
 file order for the pacer. Producer settings survive a broker outage: ``message.timeout.ms`` 300 s, the
-idempotent producer retries without duplicates, and a full local queue makes the sender wait.
+idempotent producer retries without duplicates, and a full local queue makes the sender wait. Rows
+whose delivery still ends unconfirmed (timed out, or purged from a producer that stayed stuck after
+the broker came back) are looked up by key in the topic and sent again only if absent
+(:mod:`include.ingest.redelivery`).
 """
 
 from __future__ import annotations
@@ -62,12 +65,24 @@ from include.ingest.events import dead_letter_for
 from include.ingest.metrics import ReplayMetrics
 from include.ingest.pacing import Pace, Pacer
 from include.ingest.records import AvazuFormatError, RowError
+from include.ingest.redelivery import (
+    Unconfirmed,
+    high_watermarks,
+    keys_in_topic,
+    needs_recheck,
+    unconfirmed_from,
+)
 
 log = logging.getLogger(__name__)
 
 BLOCK_ROWS = 1024
 QUEUE_BLOCKS = 64
 STATS_INTERVAL_S = 0.5
+# A sender whose producer has rows outstanding, a broker that answers, and no delivery report for this
+# long is stuck: it replaces its producer (see Sender._recover). Generous next to librdkafka's 30 s
+# request timeout, so a slow broker is never mistaken for a stuck client.
+STALL_S = 90.0
+RECOVERY_ROUNDS = 3
 _FIRST_FIELD = methodcaller("split", b",", 1)
 _HEAD = itemgetter(0)
 
@@ -257,9 +272,8 @@ class Sender:
         model: PriceModel,
         pacer: Pacer | None,
         source_file: str,
+        start_offsets: dict[int, int] | None = None,
     ) -> None:
-        from confluent_kafka import Producer
-
         self.counters = Counters()
         self.topic = topic
         self.dlq_topic = dlq_topic
@@ -268,13 +282,25 @@ class Sender:
         self._source_file = source_file.encode()
         offset = pacer.time_offset_ms if pacer is not None else 0
         self.encoder = BlockEncoder(ColumnValidator(schema), model, time_offset_ms=offset)
-        self.producer = Producer({**kafka_conf, "on_delivery": self._on_raw, "error_cb": self._on_error})
+        self._kafka_conf = kafka_conf
+        self.producer = self._new_producer()
+        # Where the replay started in each partition of the raw topic (None: no redelivery check).
+        self._start_offsets = start_offsets
+        self._unconfirmed: list[Unconfirmed] = []
+        self._last_report = time.monotonic()
+        self._waiting_since: float | None = None
+        self._recovering = False
         self._errors_logged = 0
         self._time_offset_ms = offset
         # Partitions this sender owns (all, or p % workers == w): markers keep even the empty ones moving.
         self.owned_partitions: set[int] = set()
         self._marked_partitions: set[int] = set()
         self._last_mark = time.monotonic()
+
+    def _new_producer(self) -> Any:
+        from confluent_kafka import Producer
+
+        return Producer({**self._kafka_conf, "on_delivery": self._on_raw, "error_cb": self._on_error})
 
     def _on_error(self, err: Any) -> None:
         """Client-level errors (broker down, ...): librdkafka keeps retrying; fatal ones stop the run."""
@@ -285,15 +311,19 @@ class Sender:
             self._errors_logged += 1
 
     def _on_raw(self, err: Any, msg: Any) -> None:
+        self._last_report = time.monotonic()
         c = self.counters
         if err is None:
             c.published += 1
             c.bytes_published += len(msg)
             c.observe_latency(msg.latency() or 0.0)
+        elif self._start_offsets is not None and needs_recheck(err, msg):
+            self._unconfirmed.append(unconfirmed_from(err, msg))
         else:
             c.note_failure(f"raw: {err.str()}")
 
     def _on_dlq(self, error_type: str, err: Any, msg: Any) -> None:
+        self._last_report = time.monotonic()
         c = self.counters
         if err is None:
             c.dead_lettered += 1
@@ -309,6 +339,83 @@ class Sender:
                 return
             except BufferError:
                 self.producer.poll(0.1)
+                self._check_stall()
+
+    def _check_stall(self) -> None:
+        """Replaces a producer that holds rows, talks to a broker that answers, and reports nothing."""
+        now = time.monotonic()
+        if len(self.producer) == 0:
+            self._waiting_since = None
+            return
+        if self._waiting_since is None:
+            self._waiting_since = now
+        if self._start_offsets is None or self._recovering:
+            return
+        if now - max(self._last_report, self._waiting_since) < STALL_S:
+            return
+        try:
+            self.producer.list_topics(self.topic, timeout=5)
+        except Exception:  # the broker is away: waiting is right, librdkafka reconnects by itself
+            self._last_report = now
+            return
+        log.warning(
+            "no delivery report for %.0f s with %d record(s) outstanding while the broker answers: "
+            "replacing the Kafka producer (rows already written are found by key, not sent twice)",
+            now - self._last_report,
+            len(self.producer),
+        )
+        self._recover()
+
+    def _recover(self) -> None:
+        """Drops the current producer and resolves every unconfirmed row on a fresh one.
+
+        Purged rows join the unconfirmed ones; those whose key is in the topic since the replay
+        started count as published, the others are produced again (in their original order).
+        """
+        self._recovering = True
+        try:
+            self._resolve_unconfirmed()
+        finally:
+            self._recovering = False
+
+    def _resolve_unconfirmed(self) -> None:
+        old = self.producer
+        old.purge(in_queue=True, in_flight=True, blocking=True)
+        deadline = time.monotonic() + 10
+        while len(old) and time.monotonic() < deadline:
+            old.poll(0.1)  # delivery reports of the purged records -> self._unconfirmed
+        self.producer = self._new_producer()
+        self._last_report, self._waiting_since = time.monotonic(), None
+        del old
+        rows, self._unconfirmed = self._unconfirmed, []
+        if not rows:
+            return
+        assert self._start_offsets is not None
+        partitions = {row.partition for row in rows}
+        try:
+            present = keys_in_topic(
+                self._kafka_conf["bootstrap.servers"],
+                self.topic,
+                {p: self._start_offsets.get(p, 0) for p in partitions},
+                {row.key for row in rows},
+            )
+        except Exception as exc:  # cannot tell what is written: keep them aside for the next round
+            log.warning("cannot check %d unconfirmed row(s) against %s: %s", len(rows), self.topic, exc)
+            self._unconfirmed = rows
+            return
+        # Purge reports come queued-first, in-flight last: event time restores each partition's order.
+        again = sorted((row for row in rows if row.key not in present), key=_event_time_of)
+        log.warning(
+            "%d unconfirmed row(s): %d already in %s, %d sent again",
+            len(rows), len(rows) - len(again), self.topic, len(again),
+        )  # fmt: skip
+        c = self.counters
+        for row in rows:
+            if row.key in present:
+                c.published += 1
+                c.bytes_published += len(row.value)
+        for row in again:
+            self._produce(self.topic, row.value, row.key, row.partition, headers=row.headers)
 
     def dead_letter(self, error: RowError) -> None:
         record = dead_letter_for(error, source="producer", topic=self.topic)
@@ -380,6 +487,7 @@ class Sender:
         if out:
             self._maybe_mark(block, len(out) - 1)
         self.producer.poll(0)
+        self._check_stall()
         self.counters.fast_rows = self.encoder.fast_rows
         self.counters.reference_rows = self.encoder.reference_rows
 
@@ -391,12 +499,34 @@ class Sender:
         return [self.pacer.due(start + i * 3_600_000 // n) or 0.0 for i in block.positions]
 
     def close(self, timeout_s: float) -> int:
-        """Flush until every record is acknowledged or failed; returns records still in flight (0 = done)."""
+        """Flush until every record is acknowledged or failed; returns records still in flight (0 = done).
+
+        Rows that timed out are then looked up in the topic and the absent ones sent again, for up to
+        RECOVERY_ROUNDS rounds; what is still unconfirmed after that counts as failed.
+        """
+        remaining = self._flush(timeout_s)
+        rounds = 0
+        while self._unconfirmed and not remaining and rounds < RECOVERY_ROUNDS:
+            rounds += 1
+            self._recover()
+            remaining = self._flush(timeout_s)
+        for row in self._unconfirmed:
+            self.counters.note_failure(row.reason)
+        self._unconfirmed = []
+        return remaining
+
+    def _flush(self, timeout_s: float) -> int:
         deadline = time.monotonic() + timeout_s
         remaining = self.producer.flush(1.0)
         while remaining and time.monotonic() < deadline:
             remaining = self.producer.flush(5.0)
+            self._check_stall()
+            remaining = len(self.producer)
         return remaining
+
+
+def _event_time_of(row: Unconfirmed) -> int:
+    return int(json.loads(row.value)["event_time"])
 
 
 def _route(batch: HourBatch, partitions: int) -> np.ndarray:
@@ -601,6 +731,8 @@ def replay(options: ReplayOptions) -> AccountingReport:
                 "schema id %s uses keywords the column checks do not know: validating row by row", schema_id
             )
         partitions = topic_partitions(bootstrap, [topic, dlq_topic])[topic]
+        # Before any sender exists: the rows of this replay are after these offsets (redelivery checks).
+        start_offsets = high_watermarks(bootstrap, topic)
         model = load_price_model(options.price_model_path)
         workers = 1 if options.pace.paced else (options.workers or default_workers(partitions))
         kafka_conf = {
@@ -640,7 +772,17 @@ def replay(options: ReplayOptions) -> AccountingReport:
 
         first_event_ms = hour_start_ms(first.hour) if first.hour is not None else 0
         pacer = Pacer(options.pace, first_event_ms, time.monotonic(), int(time.time() * 1000))
-        sender_args = (kafka_conf, topic, dlq_topic, schema_id, schema, model, pacer, str(path))
+        sender_args = (
+            kafka_conf,
+            topic,
+            dlq_topic,
+            schema_id,
+            schema,
+            model,
+            pacer,
+            str(path),
+            start_offsets,
+        )
         if workers == 1:
             sender = Sender(*sender_args)
             sender.owned_partitions = set(range(partitions))
