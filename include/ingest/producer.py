@@ -67,6 +67,7 @@ from include.ingest.pacing import Pace, Pacer
 from include.ingest.records import AvazuFormatError, RowError
 from include.ingest.redelivery import (
     Unconfirmed,
+    broker_answers,
     high_watermarks,
     keys_in_topic,
     needs_recheck,
@@ -353,10 +354,8 @@ class Sender:
             return
         if now - max(self._last_report, self._waiting_since) < STALL_S:
             return
-        try:
-            self.producer.list_topics(self.topic, timeout=5)
-        except Exception:  # the broker is away: waiting is right, librdkafka reconnects by itself
-            self._last_report = now
+        if not broker_answers(self._kafka_conf["bootstrap.servers"], self.topic):
+            self._last_report = now  # an outage: waiting is right, librdkafka reconnects by itself
             return
         log.warning(
             "no delivery report for %.0f s with %d record(s) outstanding while the broker answers: "

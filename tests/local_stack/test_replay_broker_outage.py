@@ -97,7 +97,7 @@ def test_broker_outage_mid_replay_loses_and_duplicates_nothing(bootstrapped, cfg
         _supervisor("stop")
         time.sleep(OUTAGE_S)
         _supervisor("start")
-        out, err = proc.communicate(timeout=600)
+        out, err = proc.communicate(timeout=900)
     finally:
         if proc.poll() is None:
             proc.kill()
