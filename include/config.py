@@ -67,6 +67,11 @@ SETTINGS: tuple[Setting, ...] = (
         "SCHEMA_REGISTRY_URL", "http://127.0.0.1:8085/apis/ccompat/v7", "Confluent-compatible registry API."
     ),
     Setting("SCHEMA_REGISTRY_PORT", "8085", "Local Apicurio registry port."),
+    Setting(
+        "SCHEMA_REGISTRY_MANAGEMENT_PORT",
+        "9000",
+        "Local registry's Quarkus management interface (health, metrics); cannot be switched off.",
+    ),
     Setting("SCHEMA_REGISTRY_HEAP", "384m", "Heap of the local registry."),
     Setting("SCHEMA_SUBJECT", "ad_events_raw-value", "Subject of the event JSON Schema."),
     # Flink
