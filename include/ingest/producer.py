@@ -273,7 +273,7 @@ class Sender:
         model: PriceModel,
         pacer: Pacer | None,
         source_file: str,
-        start_offsets: dict[int, int] | None = None,
+        start_offsets: dict[str, dict[int, int]] | None = None,
     ) -> None:
         self.counters = Counters()
         self.topic = topic
@@ -284,8 +284,9 @@ class Sender:
         offset = pacer.time_offset_ms if pacer is not None else 0
         self.encoder = BlockEncoder(ColumnValidator(schema), model, time_offset_ms=offset)
         self._kafka_conf = kafka_conf
+        self._bootstrap = str(kafka_conf["bootstrap.servers"])
         self.producer = self._new_producer()
-        # Where the replay started in each partition of the raw topic (None: no redelivery check).
+        # Where the replay started in each partition of the raw and DLQ topics (None: no recheck).
         self._start_offsets = start_offsets
         self._unconfirmed: list[Unconfirmed] = []
         self._last_report = time.monotonic()
@@ -318,7 +319,7 @@ class Sender:
             c.published += 1
             c.bytes_published += len(msg)
             c.observe_latency(msg.latency() or 0.0)
-        elif self._start_offsets is not None and needs_recheck(err, msg):
+        elif self._start_offsets is not None and needs_recheck(err):
             self._unconfirmed.append(unconfirmed_from(err, msg))
         else:
             c.note_failure(f"raw: {err.str()}")
@@ -329,6 +330,8 @@ class Sender:
         if err is None:
             c.dead_lettered += 1
             c.by_error_type[error_type] = c.by_error_type.get(error_type, 0) + 1
+        elif self._start_offsets is not None and needs_recheck(err):
+            self._unconfirmed.append(unconfirmed_from(err, msg, error_type))
         else:
             c.note_failure(f"dlq: {err.str()}")
 
@@ -354,7 +357,7 @@ class Sender:
             return
         if now - max(self._last_report, self._waiting_since) < STALL_S:
             return
-        if not broker_answers(self._kafka_conf["bootstrap.servers"], self.topic):
+        if not broker_answers(self._bootstrap, self.topic):
             self._last_report = now  # an outage: waiting is right, librdkafka reconnects by itself
             return
         log.warning(
@@ -390,31 +393,37 @@ class Sender:
         if not rows:
             return
         assert self._start_offsets is not None
-        partitions = {row.partition for row in rows}
+        present: dict[str, set[bytes]] = {}
         try:
-            present = keys_in_topic(
-                self._kafka_conf["bootstrap.servers"],
-                self.topic,
-                {p: self._start_offsets.get(p, 0) for p in partitions},
-                {row.key for row in rows},
-            )
+            for topic in {row.topic for row in rows}:
+                wanted = {row.key for row in rows if row.topic == topic and row.key is not None}
+                since = self._start_offsets.get(topic, {})
+                present[topic] = keys_in_topic(self._bootstrap, topic, since, wanted) if wanted else set()
         except Exception as exc:  # cannot tell what is written: keep them aside for the next round
-            log.warning("cannot check %d unconfirmed row(s) against %s: %s", len(rows), self.topic, exc)
+            log.warning("cannot check %d unconfirmed record(s) in Kafka: %s", len(rows), exc)
             self._unconfirmed = rows
             return
-        # Purge reports come queued-first, in-flight last: event time restores each partition's order.
-        again = sorted((row for row in rows if row.key not in present), key=_event_time_of)
+        # A keyless dead letter cannot be looked up: it is sent again (at worst a duplicate dead letter).
+        again = [row for row in rows if row.key is None or row.key not in present[row.topic]]
         log.warning(
-            "%d unconfirmed row(s): %d already in %s, %d sent again",
-            len(rows), len(rows) - len(again), self.topic, len(again),
+            "%d unconfirmed record(s): %d already in Kafka, %d sent again",
+            len(rows), len(rows) - len(again), len(again),
         )  # fmt: skip
         c = self.counters
         for row in rows:
-            if row.key in present:
-                c.published += 1
-                c.bytes_published += len(row.value)
-        for row in again:
-            self._produce(self.topic, row.value, row.key, row.partition, headers=row.headers)
+            if row.key is not None and row.key in present[row.topic]:
+                if row.error_type is None:
+                    c.published += 1
+                    c.bytes_published += len(row.value)
+                else:
+                    c.dead_lettered += 1
+                    c.by_error_type[row.error_type] = c.by_error_type.get(row.error_type, 0) + 1
+        # Purge reports come queued-first, in-flight last: event time restores each partition's order.
+        for row in sorted((r for r in again if r.error_type is None), key=_event_time_of):
+            self._produce(row.topic, row.value, row.key, row.partition, headers=row.headers)
+        for row in (r for r in again if r.error_type is not None):
+            on_delivery = partial(self._on_dlq, row.error_type)
+            self._produce(row.topic, row.value, row.key, -1, headers=row.headers, on_delivery=on_delivery)
 
     def dead_letter(self, error: RowError) -> None:
         record = dead_letter_for(error, source="producer", topic=self.topic)
@@ -731,7 +740,7 @@ def replay(options: ReplayOptions) -> AccountingReport:
             )
         partitions = topic_partitions(bootstrap, [topic, dlq_topic])[topic]
         # Before any sender exists: the rows of this replay are after these offsets (redelivery checks).
-        start_offsets = high_watermarks(bootstrap, topic)
+        start_offsets = {name: high_watermarks(bootstrap, name) for name in (topic, dlq_topic)}
         model = load_price_model(options.price_model_path)
         workers = 1 if options.pace.paced else (options.workers or default_workers(partitions))
         kafka_conf = {

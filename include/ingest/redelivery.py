@@ -22,20 +22,33 @@ RECHECK_ERRORS = frozenset({"_MSG_TIMED_OUT", "_TIMED_OUT", "_PURGE_QUEUE", "_PU
 
 @dataclass(slots=True)
 class Unconfirmed:
+    """A record the broker may or may not have written; ``error_type`` is set for dead letters."""
+
+    topic: str
     partition: int
-    key: bytes
+    key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]] | None
     reason: str
+    error_type: str | None = None
 
 
-def needs_recheck(err: Any, msg: Any) -> bool:
-    """True for a keyed row that failed with an error after which it may still have been written."""
-    return msg.key() is not None and err.name() in RECHECK_ERRORS
+def needs_recheck(err: Any) -> bool:
+    """True for a delivery error after which the record may still have been written."""
+    return err.name() in RECHECK_ERRORS
 
 
-def unconfirmed_from(err: Any, msg: Any) -> Unconfirmed:
-    return Unconfirmed(msg.partition(), msg.key(), msg.value(), msg.headers(), f"raw: {err.str()}")
+def unconfirmed_from(err: Any, msg: Any, error_type: str | None = None) -> Unconfirmed:
+    kind = "dlq" if error_type is not None else "raw"
+    return Unconfirmed(
+        msg.topic(),
+        msg.partition(),
+        msg.key(),
+        msg.value(),
+        msg.headers(),
+        f"{kind}: {err.str()}",
+        error_type,
+    )
 
 
 def broker_answers(bootstrap: str, topic: str, timeout: float = 5.0) -> bool:

@@ -343,7 +343,7 @@ def _sender_for(
     bootstrap = cfg["KAFKA_BOOTSTRAP_SERVERS"]
     schema_id, schema = fetch_schema(cfg["SCHEMA_REGISTRY_URL"], cfg["SCHEMA_SUBJECT"])
     conf = {"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, **(overrides or {})}
-    start = high_watermarks(bootstrap, topic)
+    start = {name: high_watermarks(bootstrap, name) for name in (topic, dlq)}
     sender = Sender(conf, topic, dlq, schema_id, schema, load_price_model(None), None, str(path), start)
     sender.owned_partitions = {0, 1, 2}
     with open_avazu(path) as stream:
@@ -353,19 +353,30 @@ def _sender_for(
 
 def _assert_exactly_once_in_order(bootstrap: str, topic: str, rows: int) -> None:
     records = consume_all(bootstrap, topic)
-    keys = [m.key() for msgs in records.values() for m in msgs]
-    assert len(keys) == len(set(keys)) == rows
+    _assert_distinct_keys(records, rows)
     for partition, msgs in records.items():
         times = [json.loads(m.value())["event_time"] for m in msgs]
         assert times == sorted(times), f"partition {partition} is out of event-time order"
+
+
+def _assert_distinct_keys(records: dict[int, list[Any]], count: int) -> None:
+    keys = [m.key() for msgs in records.values() for m in msgs]
+    assert len(keys) == len(set(keys)) == count
 
 
 def test_a_replaced_producer_neither_loses_nor_duplicates_rows(cfg, topics, registered, tmp_path):
     """What the stall watchdog does to a stuck client, done mid-replay: purge it, check, send the rest."""
     path, rows = tmp_path / "gen.csv", 20_000
     generate(path, rows, "14102200", 2, seed=77, progress=False)
-    topic = topics()
-    sender, blocks = _sender_for(cfg, topic, topics("dlq"), path)
+    lines = path.read_bytes().split(b"\n")
+    for i in range(1, rows + 1, 400):  # every 400th row gets a click the schema refuses: a dead letter
+        fields = lines[i].split(b",")
+        fields[1] = b"7"
+        lines[i] = b",".join(fields)
+    path.write_bytes(b"\n".join(lines))
+    bad = len(range(1, rows + 1, 400))
+    topic, dlq = topics(), topics("dlq")
+    sender, blocks = _sender_for(cfg, topic, dlq, path)
     half = len(blocks) // 2
     for block in blocks[:half]:
         sender.handle(block)
@@ -374,8 +385,10 @@ def test_a_replaced_producer_neither_loses_nor_duplicates_rows(cfg, topics, regi
     for block in blocks[half:]:
         sender.handle(block)
     assert sender.close(120) == 0
-    assert (sender.counters.published, sender.counters.failed) == (rows, 0)
-    _assert_exactly_once_in_order(cfg["KAFKA_BOOTSTRAP_SERVERS"], topic, rows)
+    counters = sender.counters
+    assert (counters.published, counters.dead_lettered, counters.failed) == (rows - bad, bad, 0)
+    _assert_exactly_once_in_order(cfg["KAFKA_BOOTSTRAP_SERVERS"], topic, rows - bad)
+    _assert_distinct_keys(consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], dlq), bad)
 
 
 def test_a_sender_that_gets_no_delivery_reports_replaces_its_producer(
