@@ -15,7 +15,7 @@ event schema and published to `ad_events_raw` with its `schema_id` header, or de
 
 | task | what it does |
 | --- | --- |
-| `validate` | the file exists and is Avazu, the range is well-formed and within the file's hours; fails at once (no retry) with a one-line reason |
+| `validate` | the file exists and is Avazu, the range is well-formed and within the file's hours; fails at once (no retry) with a one-line reason. Warns in its log when the hours reach back behind the streaming job's watermark (those events would be dead-lettered as `late_event`) |
 | `replay` | runs the producer (include/ingest/producer.py) in the task; returns the accounting report as XCom and fails unless rows read = published + dead-lettered with nothing failed |
 
 Retries: `validate` and an accounting failure are not retried (a retry would not help, and a replay
@@ -25,6 +25,7 @@ sent is retried. A failed task posts to Slack. Metrics go to the Pushgateway (`j
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -32,6 +33,21 @@ from airflow.sdk import Param, dag, task
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
 
 HOUR_PATTERN = "^([0-9]{8})?$"
+log = logging.getLogger(__name__)
+
+
+def _job_watermark() -> int | None:
+    """The streaming job's watermark, or None when there is none or Flink cannot be asked."""
+    from include import config
+    from plugins.flink.hooks import FlinkRestHook
+
+    try:
+        hook = FlinkRestHook()
+        job = hook.current_job(config.get("FLINK_JOB_NAME"))
+        return hook.watermark_ms(job.job_id) if job is not None and job.state == "RUNNING" else None
+    except Exception as exc:  # the replay itself does not need Flink: say so and go on
+        log.info("could not read the streaming job's watermark (%s); not checking for late hours", exc)
+        return None
 
 
 @dag(
@@ -60,8 +76,9 @@ def dag_avazu_replay() -> None:
     def validate(params: dict[str, Any] | None = None) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from include import config
         from include.config import PROJECT_ROOT
-        from include.ingest.ranges import check_range
+        from include.ingest.ranges import check_range, late_replay_warning
 
         assert params is not None
         path = PROJECT_ROOT / params["file"] if not params["file"].startswith("/") else params["file"]
@@ -83,6 +100,10 @@ def dag_avazu_replay() -> None:
             "topic": params["topic"] or None,
         }
         print(f"file hours {span.first}..{span.last}; replaying {request}")
+        if params["pace"] != "live" and request["topic"] in (None, config.get("TOPIC_RAW")):
+            warning = late_replay_warning(hour_from or span.first, hour_to or span.last, _job_watermark())
+            if warning:
+                log.warning(warning)
         return request
 
     @task

@@ -24,6 +24,7 @@ import requests
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
+from include.demo import DemoError, job_watermark
 from include.ingest import producer as producer_module
 from include.ingest.avazu_reader import iter_lines, open_avazu
 from include.ingest.economics import load_price_model
@@ -328,8 +329,16 @@ def test_dag_with_default_params_replays_the_sample_into_ad_events_raw(airflow, 
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     before = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
     consumer.close()
+    try:
+        mark = job_watermark(cfg)
+    except DemoError:  # no streaming job running: nothing can be late
+        mark = None
     run_id, state = airflow.run_and_wait("dag_avazu_replay", conf={}, timeout=300)
     assert state == "success", _task_log(cfg, run_id, "replay")[-2000:]
+    # The sample's hour is long past once the demo ran: validate must say so (and only then).
+    sample_hour = SAMPLE.read_text().splitlines()[1].split(",")[2]
+    behind = mark is not None and mark.timestamp() * 1000 >= hour_start_ms(sample_hour)
+    assert ("will reach the DLQ as late_event" in _task_log(cfg, run_id, "validate")) == behind
     ids = {line.split(",", 1)[0] for line in SAMPLE.read_text().splitlines()[1:]}
     added = [m for ms in consume_all(bootstrap, topic, start=before).values() for m in ms]
     ours = [json.loads(m.value())["event_id"] for m in added if m.key().decode() in ids]
