@@ -22,6 +22,7 @@ from typing import Any
 
 from include import config
 from include.airflow_api import AirflowApiError, AirflowClient
+from include.realtime_job import newest_watermark_ms
 
 BOOTSTRAP_DAG = "dag_platform_bootstrap"
 REPLAY_DAG = "dag_avazu_replay"
@@ -62,14 +63,8 @@ def job_watermark(cfg: dict[str, str]) -> datetime | None:
     running = [j["jid"] for j in jobs if j["name"] == name and j["state"] == "RUNNING"]
     if not running:
         raise DemoError(f"the streaming job {name} is not running: trigger dag_flink_deploy (make status)")
-    vertices = requests.get(f"{base}/jobs/{running[0]}", timeout=10).json()["vertices"]
-    marks = [
-        int(m["value"])
-        for v in vertices
-        for m in requests.get(f"{base}/jobs/{running[0]}/vertices/{v['id']}/watermarks", timeout=10).json()
-    ]
-    newest = max(marks, default=-(2**63))
-    return None if newest <= 0 else datetime.fromtimestamp(newest / 1000, UTC)
+    newest = newest_watermark_ms(lambda path: requests.get(f"{base}{path}", timeout=10).json(), running[0])
+    return None if newest is None else datetime.fromtimestamp(newest / 1000, UTC)
 
 
 def next_free_hour(cfg: dict[str, str], not_before: datetime) -> datetime:

@@ -67,7 +67,6 @@ from include.ingest.pacing import Pace, Pacer
 from include.ingest.records import AvazuFormatError, RowError
 from include.ingest.redelivery import (
     Unconfirmed,
-    broker_answers,
     high_watermarks,
     keys_in_topic,
     needs_recheck,
@@ -357,7 +356,9 @@ class Sender:
             return
         if now - max(self._last_report, self._waiting_since) < STALL_S:
             return
-        if not broker_answers(self._bootstrap, self.topic):
+        try:  # a new client: the stuck one may get no metadata although the broker is up
+            topic_partitions(self._bootstrap, [self.topic], timeout=5)
+        except ServiceError:
             self._last_report = now  # an outage: waiting is right, librdkafka reconnects by itself
             return
         log.warning(
@@ -527,8 +528,8 @@ class Sender:
         deadline = time.monotonic() + timeout_s
         remaining = self.producer.flush(1.0)
         while remaining and time.monotonic() < deadline:
-            remaining = self.producer.flush(5.0)
-            self._check_stall()
+            self.producer.flush(5.0)
+            self._check_stall()  # may swap in a new producer
             remaining = len(self.producer)
         return remaining
 

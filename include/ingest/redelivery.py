@@ -51,20 +51,6 @@ def unconfirmed_from(err: Any, msg: Any, error_type: str | None = None) -> Uncon
     )
 
 
-def broker_answers(bootstrap: str, topic: str, timeout: float = 5.0) -> bool:
-    """Whether a new client gets ``topic``'s metadata (a stuck client may not, though the broker is up)."""
-    from confluent_kafka import KafkaException, Producer
-
-    client = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
-    try:
-        client.list_topics(topic, timeout=timeout)
-        return True
-    except KafkaException:
-        return False
-    finally:
-        del client
-
-
 def high_watermarks(bootstrap: str, topic: str, timeout: float = 10.0) -> dict[int, int]:
     """Next offset of every partition of ``topic`` now: where this replay's rows will start."""
     from confluent_kafka import Consumer, TopicPartition

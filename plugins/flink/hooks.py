@@ -113,14 +113,9 @@ class FlinkRestHook(BaseHook):
 
     def watermark_ms(self, job_id: str) -> int | None:
         """The job's newest event-time watermark over all operators (None before its first event)."""
-        vertices = self._call("GET", f"/jobs/{job_id}")["vertices"]
-        marks = [
-            int(m["value"])
-            for v in vertices
-            for m in self._call("GET", f"/jobs/{job_id}/vertices/{v['id']}/watermarks")
-        ]
-        newest = max(marks, default=-(2**63))
-        return newest if newest > 0 else None
+        from include.realtime_job import newest_watermark_ms
+
+        return newest_watermark_ms(lambda path: self._call("GET", path), job_id)
 
     def cancel(self, job_id: str) -> None:
         self._call("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
