@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from include import config
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.generator import generate
 
@@ -31,7 +32,7 @@ def _supervisor(action: str) -> None:
         [
             str(REPO / ".venvs/airflow/bin/supervisorctl"),
             "-c",
-            str(REPO / "data/run/conf/supervisord.conf"),
+            str(Path(config.get("DATA_DIR")) / "run" / "conf" / "supervisord.conf"),
             action,
             "kafka",
         ],
