@@ -262,7 +262,7 @@ class Drainer:
         self.record_delay_s = options.record_delay_s
         run_id = options.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
         self.report = DrainReport(run_id, self.dlq_topic, self.raw_topic, self.group_id)
-        self._prior: dict[str, int] = {}
+        self._prior: dict[str, set[tuple[str, int, int]]] = {}
         self.levels = {self.dlq_topic: 0}
         for k in range(1, self.policy.max_attempts):
             self.levels[retry_topic(self.dlq_topic, k)] = k
@@ -378,10 +378,13 @@ class Drainer:
             self._give_up(batch, origin, record, error_type, message, "non_retryable", 1, event_id)
             return True
 
-        if level == 0 and record.get("source") == "flink" and event_id in self._prior:
+        # Republishes of this event from *other* dead letters: this record's own row may exist already
+        # when a killed run committed its PostgreSQL rows but not its Kafka transaction.
+        earlier = self._prior.get(event_id or "", set()) - {origin}
+        if level == 0 and record.get("source") == "flink" and earlier:
             # Flink dead-lettered an event this retry republished before: the attempts spent on the
             # earlier dead letters count, so a repair Flink keeps rejecting cannot loop forever.
-            attempts_done = self._prior[event_id]
+            attempts_done = len(earlier)
             if attempts_done >= self.policy.max_attempts:
                 self.report.read += 1
                 message = f"dead-lettered again by flink after {attempts_done} republish(es) by the DLQ retry"
@@ -457,8 +460,9 @@ class Drainer:
         self.report.requeued += 1
         return True
 
-    def _prior_republishes(self, msgs: list[Any]) -> dict[str, int]:
-        """Event id -> earlier republishes, for the Flink dead letters among ``msgs`` (one query)."""
+    def _prior_republishes(self, msgs: list[Any]) -> dict[str, set[tuple[str, int, int]]]:
+        """Event id -> the dead letters (origins) it was republished from, for the Flink dead letters
+        among ``msgs`` (one query)."""
         ids = set()
         for msg in msgs:
             if msg.error() is None and msg.topic() == self.dlq_topic and b'"flink"' in (msg.value() or b""):
@@ -476,11 +480,14 @@ class Drainer:
             return {}
         with self.conn.cursor() as cur:
             cur.execute(
-                "SELECT event_id, count(*) FROM errors.retry_history "
-                "WHERE event_id = ANY(%s) AND outcome = 'republished' GROUP BY event_id",
+                "SELECT event_id, dlq_topic, dlq_partition, dlq_offset FROM errors.retry_history "
+                "WHERE event_id = ANY(%s) AND outcome = 'republished'",
                 (sorted(ids),),
             )
-            return {event_id: int(n) for event_id, n in cur.fetchall()}
+            prior: dict[str, set[tuple[str, int, int]]] = {}
+            for event_id, topic, partition, offset in cur.fetchall():
+                prior.setdefault(event_id, set()).add((topic, int(partition), int(offset)))
+            return prior
 
     def _give_up(
         self,

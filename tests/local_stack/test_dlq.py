@@ -379,6 +379,34 @@ def test_an_event_flink_keeps_rejecting_is_given_up_after_three_republishes(
     assert (stored["reason"], stored["event_id"]) == ("attempts_exhausted", event["event_id"])
 
 
+def test_a_redone_dead_letter_does_not_count_its_own_earlier_republish(
+    cfg, topics, registered, writer, pg_owner
+):
+    """A killed run may commit a dead letter's history row and die before its Kafka transaction: the
+    next run redoes that same dead letter as attempt 1, not as a second republish of the event."""
+    bootstrap = cfg["KAFKA_BOOTSTRAP_SERVERS"]
+    raw, dlq = topics()
+    _header, rows = sample_rows()
+    event = clean_event(rows[51], f"6{uuid.uuid4().int % 10**18:018d}")
+    produce_dead_letters(bootstrap, dlq, [(flink_dead_letter(event, "schema", "rejected by flink"), {})])
+    pg_owner.execute(  # what the killed run left behind: its PostgreSQL row for offset 0, attempt 1
+        "INSERT INTO errors.retry_history (dlq_topic, dlq_partition, dlq_offset, attempt, event_id, outcome, "
+        "repairs, run_id) VALUES (%s, 0, 0, 1, %s, 'republished', '{}', 'killed-run')",
+        (dlq, event["event_id"]),
+    )
+    options = DrainOptions(
+        dlq_topic=dlq,
+        raw_topic=raw,
+        group_id=f"dlq_test_{uuid.uuid4().hex[:8]}",
+        policy=BackoffPolicy(0, 0, 3),
+        pushgateway_url="",
+    )
+    report = drain(options, writer)
+    assert (report.republished, report.permanent) == (1, 0)
+    assert history(pg_owner, dlq) == {0: [(1, "republished", None)]}
+    assert [json.loads(m.value())["event_id"] for m in consume(bootstrap, raw)] == [event["event_id"]]
+
+
 # -- killed midway ---------------------------------------------------------------------------
 
 
