@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := local_stack/bin
 PY := .venvs/airflow/bin/python
 
-.PHONY: help install up down status logs demo test bench lint format lock memory clean-data dbt-manifest
+.PHONY: help install up down reload status logs demo test bench lint format lock memory clean-data dbt-manifest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ up: install ## start the whole local stack and wait until every component is hea
 
 down: ## stop the stack; all state under data/ is kept
 	@$(STACK)/down.sh
+
+reload: ## restart what must see changed DAG, plugin or include code (airflow:*, streamlit)
+	@$(STACK)/reload.sh
 
 status: ## every component's health check and URL
 	@$(STACK)/status.sh

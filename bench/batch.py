@@ -7,7 +7,7 @@ Measures, on one generated 4M-row day (seeded, a day no test uses: 2012-06-01):
 - ``load_s``: the one-transaction partition swap with COPY;
 - ``dbt_s``: ``dbt build --vars {day: D}`` (every model and test, one dbt process: what Cosmos runs
   split per model, without Airflow's scheduling);
-- ``pipeline_s`` = validate + load + dbt: the SPEC 5 target (<= 60 s);
+- ``pipeline_s`` = validate + load + dbt: the docs/design.md "Targets" goal (<= 60 s);
 - ``baseline_copy_s``: a plain PostgreSQL ``COPY`` of the same file (decompressed CSV, all text
   columns, no validation, no economics) into a temporary table, measured in the same run;
 - ``ratio`` = pipeline_s / baseline_copy_s.

@@ -1,6 +1,6 @@
-"""The dashboard's number logic: SPEC 3.4 ratios from sums, aggregation of windows, and the exact
-formatting of every number a page shows (the browser test formats the database's values with the
-same functions and compares strings).
+"""The dashboard's number logic: ratios from sums (docs/design.md "Metric definitions"), aggregation
+of windows, and the exact formatting of every number a page shows (the browser test formats the
+database's values with the same functions and compares strings).
 
 Pure Python (Decimal, no float on money): importable and testable without Streamlit.
 """
@@ -19,7 +19,7 @@ RATIOS = ("ctr", "cpc", "cpa", "roas")
 
 
 def ratio(numerator: Any, denominator: Any) -> Decimal | None:
-    """numerator / denominator as Decimal; None when the denominator is 0 or unknown (SPEC 3.4)."""
+    """numerator / denominator as Decimal; None when the denominator is 0 or unknown (docs/design.md)."""
     if numerator is None or denominator is None:
         return None
     den = Decimal(str(denominator))

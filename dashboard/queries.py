@@ -265,7 +265,8 @@ def load_daily(
 ) -> DailyData:
     """The marts of [day_from, day_to] (default: the newest DASHBOARD_DAILY_DAYS loaded days).
 
-    Ratios of grouped rows are recomputed from the sums (SPEC 3.4) by the page, never averaged.
+    Ratios of grouped rows are recomputed from the sums by the page, never averaged (docs/design.md
+    "Metric definitions").
     A missing mart (dbt has not built it yet) is an entry in ``errors``, not an exception.
     """
     from dashboard.metrics import ratios

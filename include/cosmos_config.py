@@ -1,7 +1,7 @@
-"""The Cosmos configs of the ad_events dbt project, built once (STYLE §5); DAGs add only a selection.
+"""The Cosmos configs of the ad_events dbt project, built once; DAGs add only a selection.
 
 - dbt runs from its own venv (DBT_EXECUTABLE) as a subprocess: Cosmos 1.15 would otherwise try to
-  import dbt into the Airflow interpreter (NOTES.md), hence InvocationMode.SUBPROCESS in both the
+  import dbt into the Airflow interpreter, hence InvocationMode.SUBPROCESS in both the
   render and the execution config.
 - The DAG is rendered from the committed manifest (``include/dbt/ad_events/manifest/manifest.json``,
   ``make dbt-manifest``): parsing needs no dbt process and no database, so the DAG file parses in

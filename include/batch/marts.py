@@ -100,7 +100,7 @@ def day_metrics(conn: Any, day: date) -> dict[str, Any] | None:
 def dlq_rate(conn: Any, day: date, impressions: int) -> float | None:
     """Dead-lettered events of the day / (events + dead letters), or None when unknowable.
 
-    Reads ``errors.dlq_errors`` (SPEC 4.2) when it exists with an ``error_timestamp`` column; the
+    Reads ``errors.dlq_errors`` (docs/dlq.md) when it exists with an ``error_timestamp`` column; the
     DLQ tables belong to another component, so their absence is "n/a", not a failure.
     """
     with conn.cursor() as cur:

@@ -56,7 +56,7 @@ def attempt(
     event_time_ms: int | None = None,
     source: str = DEFAULT_SOURCE,
 ) -> Repaired | StillBad:
-    """Repair and validate one payload. ``event_time_ms``: the CSV row's SPEC 3.2 time when known
+    """Repair and validate one payload. ``event_time_ms``: the CSV row's replay event time when known
     (header ``event_time`` of producer dead letters), else the start of the row's hour."""
     if raw_payload.lstrip().startswith("{"):
         return _attempt_json(raw_payload, validator, model)

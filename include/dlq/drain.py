@@ -19,7 +19,7 @@ One run reads each partition up to the high watermark it had when the run starte
 run re-enqueues itself wait for a later run), with consumer group ``DLQ_RETRY_GROUP`` and
 ``isolation.level=read_committed`` (Flink writes the DLQ in transactions).
 
-Per record: an error type in ``DLQ_RETRY_NON_RETRYABLE`` (or a record that is not SPEC 4.2 JSON)
+Per record: an error type in ``DLQ_RETRY_NON_RETRYABLE`` (or a record that is not dead-letter JSON)
 is stored as permanent at once (one ``non_retryable`` row in ``errors.retry_history``). Otherwise,
 when due: the repair rules, then the producer's parsing and validation (:mod:`include.dlq.attempt`).
 Valid -> republished to the raw topic exactly as the producer would (key = event id, partition
@@ -355,12 +355,12 @@ class Drainer:
         try:
             record = json.loads(msg.value() or b"")
             if not isinstance(record, dict) or not isinstance(record.get("raw_payload"), str):
-                raise ValueError("not a SPEC 4.2 record")
+                raise ValueError("not a dead-letter record")
         except ValueError:
             record = {
                 "raw_payload": _text(msg.value()),
                 "error_type": "parsing",
-                "error_message": "the DLQ record is not SPEC 4.2 JSON",
+                "error_message": "the DLQ record is not dead-letter JSON (docs/dlq.md)",
                 "source": "dlq_retry",
             }
             bad_record = True

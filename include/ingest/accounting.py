@@ -1,8 +1,9 @@
 """What happened to every row of a replay: counters kept by each sender, and the final report.
 
-The invariant (SPEC 4.2): ``rows_read == published + dead_lettered + failed``. ``published`` and
-``dead_lettered`` count *acknowledged* deliveries (acks=all), never mere produce() calls, so a row is
-only counted once the broker has it. A replay succeeds when the invariant holds and ``failed == 0``.
+The invariant (docs/design.md "Dead-letter contract"):
+``rows_read == published + dead_lettered + failed``. ``published`` and ``dead_lettered`` count
+*acknowledged* deliveries (acks=all), never mere produce() calls, so a row is only counted once the
+broker has it. A replay succeeds when the invariant holds and ``failed == 0``.
 """
 
 from __future__ import annotations

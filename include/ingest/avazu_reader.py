@@ -176,7 +176,10 @@ def _diagnose(line_no: int, raw: bytes) -> AvazuRow | RowError:
 
 
 def timed_rows(batch: HourBatch) -> Iterator[AvazuRow | RowError]:
-    """Parse one hour's lines and stamp SPEC 3.2 event times (errors get the time their slot had)."""
+    """Parse one hour's lines and stamp their event times; errors get the time their slot had.
+
+    The rule: docs/design.md "Event time".
+    """
     lines = batch.lines
     n = len(lines)
     first = batch.first_line_no

@@ -2,7 +2,8 @@
 
 Why it exists: the per-row reference path (``avazu_reader.parse_row`` -> ``events.to_event`` ->
 ``events.compile_validator``) costs ~15 µs a row, half of it in fastjsonschema's generated code and its
-regexes; the ingest target (SPEC 5) needs well under 10 µs on a 2-core box shared with the broker.
+regexes; the ingest target (docs/design.md "Targets") needs well under 10 µs on a 2-core box shared
+with the broker.
 Here the same work is done a *column* at a time with C-level builtins (``map``, ``zip``, ``set``,
 ``min``, ``bytes.translate``, one regex per column over the joined values), so Python's per-row
 interpreter overhead is paid a few times per row instead of a few hundred.
@@ -348,7 +349,8 @@ class BlockEncoder:
     ) -> list[Record | RowError]:
         """Encode ``lines``; ``positions[k]`` is line k's index within its hour of ``hour_rows`` rows.
 
-        Event time of position i: ``hour_start + i * 3600000 // hour_rows`` (SPEC 3.2), plus the offset.
+        Event time of position i: ``hour_start + i * 3600000 // hour_rows``, plus the offset
+        (docs/design.md "Event time").
         """
         times = (
             [hour_start + i * HOUR_MS // hour_rows + self.time_offset_ms for i in positions]

@@ -1,4 +1,6 @@
-"""The versioned price model (SPEC 3.3): deterministic cost, conversion and revenue for rows without any.
+"""The versioned price model: deterministic cost, conversion and revenue for rows without any.
+
+Reference: docs/economics.md.
 
 The numbers live in ``price_model.yaml``; this module only applies them. All randomness comes from
 SHA-256 of the event id's decimal text, so any process, language or database (PostgreSQL has

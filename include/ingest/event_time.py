@@ -1,4 +1,6 @@
-"""SPEC 3.2 event times: the i-th of an hour's n rows gets ``hour_start + floor(i * 3600000 / n)`` ms.
+"""Replay event times: the i-th of an hour's n rows gets ``hour_start + floor(i * 3600000 / n)`` ms.
+
+The rule and why: docs/design.md "Event time".
 
 ``n`` is only known once an hour is complete, so rows are buffered one hour at a time. Only the raw
 lines are buffered (~260 bytes each in memory, against ~2 KB for a parsed row): ~45 MB for an

@@ -1,4 +1,4 @@
-"""Avazu rows -> event dicts of ``ad_event.schema.json`` -> compact JSON bytes; and SPEC 4.2 DLQ records.
+"""Avazu rows -> event dicts of ``ad_event.schema.json`` -> compact JSON bytes; and dead-letter records.
 
 Validation uses a validator compiled once by fastjsonschema (generated Python, far faster than
 interpreting the schema per event) and reports failures as RowError values: the producer dead-letters
@@ -212,7 +212,10 @@ def dead_letter(
     offset: int | None = None,
     event_id: str | None = None,
 ) -> dict[str, Any]:
-    """A SPEC 4.2 DLQ record. Every key is always present (None when unknown) so consumers see one shape."""
+    """A DLQ record. Every key is always present (None when unknown) so consumers see one shape.
+
+    The fields: docs/design.md "Dead-letter contract".
+    """
     if error_type not in ERROR_TYPES:
         raise ValueError(f"error_type must be one of {sorted(ERROR_TYPES)}, got {error_type!r}")
     if source not in DLQ_SOURCES:

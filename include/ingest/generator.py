@@ -1,6 +1,6 @@
 """Synthetic Avazu-shaped CSV files at any size, deterministic from a seed (the full file is not shipped).
 
-Marginals follow the real train set (NOTES "Avazu facts", public EDA of it): ~17% clicks, hourly
+Marginals follow the real train set (docs/design.md "Data", public EDA of it): ~17% clicks, hourly
 volume on a daily curve, C1/device_type/banner_pos/device_conn_type with Avazu's skew, site traffic
 (placeholder app ``ecad2386``) vs app traffic (placeholder site ``85f751fd``), the real category
 hashes (so the price model's tables apply), Zipf-like publishers, device models and ~400 campaigns

@@ -1,7 +1,7 @@
 """Replay pacing: as fast as possible, a speed factor over event time, or live (re-based to now).
 
 Pure arithmetic on two clocks, so it is unit-tested without sleeping: ``first_event_ms`` (the start of
-the first replayed hour, which is the first row's SPEC 3.2 event time) and the monotonic wall clock at
+the first replayed hour, which is the first row's replay event time) and the monotonic wall clock at
 the start of the replay.
 
 - ``asap``: no waiting; event times are published as computed (backfill).

@@ -6,7 +6,7 @@ Imports nothing from Airflow: the CLI (:mod:`include.ingest.replay`), the replay
 How a row travels:
 
 1. The parent process reads the file (``avazu_reader.iter_lines`` + ``event_time.iter_hour_batches``:
-   header check, hour range, one hour buffered so SPEC 3.2 event times are known) and routes each line
+   header check, hour range, one hour buffered so event times are known) and routes each line
    to the partition ``crc32(event id) % partitions``, which is exactly librdkafka's default partitioner
    for the key, so keys stay balanced and a later re-publish of the same event lands in the same place.
 2. Each partition is owned by exactly one sender (``partition % workers``); blocks of its lines go to
@@ -15,7 +15,7 @@ How a row travels:
    partition receives its rows in file order, i.e. in event-time order (Flink's per-partition
    watermarks depend on it).
 3. Valid rows go to the raw topic with headers ``schema_id`` (decimal) and ``content-type``; bad rows
-   go to the DLQ as SPEC 4.2 records (``source: producer``). Delivery callbacks count what the broker
+   go to the DLQ as dead-letter records (``source: producer``). Delivery callbacks count what the broker
    acknowledged; the run ends with a flush and an :class:`AccountingReport`.
 
 Why processes: encoding is CPU-bound Python (the GIL), so ``workers`` sender processes (fork) share
@@ -164,7 +164,7 @@ class ReplayOptions:
 class Block:
     """Lines of one hour bound for one sender, in file order (pickled to worker processes).
 
-    ``positions[k]``: line k's index within its hour of ``hour_rows`` rows (for SPEC 3.2 times);
+    ``positions[k]``: line k's index within its hour of ``hour_rows`` rows (for its event time);
     ``partitions[k]``: its partition.
     """
 
@@ -431,7 +431,7 @@ class Sender:
         headers = [("content-type", b"application/json"), ("source_file", self._source_file)]
         if error.line_no is not None:
             headers.append(("line_no", str(error.line_no).encode()))
-        if error.event_time is not None:  # the row's SPEC 3.2 slot: a repaired retry keeps its time
+        if error.event_time is not None:  # the row's event-time slot: a repaired retry keeps its time
             headers.append(("event_time", str(error.event_time).encode()))
         key = error.event_id.encode() if error.event_id else None
         on_delivery = partial(self._on_dlq, error.error_type)

@@ -13,7 +13,7 @@ class AvazuFormatError(ValueError):
 
 
 class UnsortedInputError(AvazuFormatError):
-    """An hour reappeared after a later one: SPEC 3.2 event times need every hour's row count up front."""
+    """An hour reappeared after a later one: replay event times need every hour's row count up front."""
 
 
 @dataclass(slots=True)

@@ -71,7 +71,7 @@ def _money(x: str) -> Decimal:
 
 
 def mart_seed() -> dict[str, list[dict[str, Any]]]:
-    """Known rows per mart for SEED_DAYS (consistent with each other, ratios by SPEC 3.4)."""
+    """Known rows per mart for SEED_DAYS (consistent with each other, ratios as in docs/design.md)."""
     d1, d2 = SEED_DAYS
     base = {
         d1: dict(impressions=12000, clicks=1900, conversions=95, cost=_money("480.123456"), revenue=_money("950.5")),

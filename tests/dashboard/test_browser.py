@@ -100,7 +100,7 @@ def _db_windows(table: str) -> list[dict[str, Any]]:
 
 
 def _db_top_campaigns(table: str) -> list[list[str]]:
-    """Top campaigns computed independently in SQL (sums over the 5m windows, SPEC 3.4 ratios)."""
+    """Top campaigns computed independently in SQL (sums over the 5m windows, ratios from the sums)."""
     import psycopg
 
     sql = f"""

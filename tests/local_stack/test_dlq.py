@@ -278,7 +278,7 @@ def test_every_error_type_is_republished_or_stored_with_its_attempts(
         assert not list(validator.iter_errors(event))
         assert headers["schema_id"] == str(registered.id).encode() and msg.key() == event["event_id"].encode()
         assert headers["dlq-origin"].decode().startswith(f"{dlq}:0:") and headers["dlq-attempt"] == b"1"
-        if event["event_id"] in ids:  # a CSV row keeps its SPEC 3.2 slot (the producer's event_time header)
+        if event["event_id"] in ids:  # a CSV row keeps its event-time slot (the producer's event_time header)
             assert event["event_time"] == HOUR_START_MS + ids.index(event["event_id"]) * 36_000
             assert event["source"] == "avazu_replay"
     repairs = {

@@ -104,7 +104,7 @@ def registered(bootstrapped, cfg) -> Any:
 
 
 def spec_event_times(hour: str, n: int) -> list[int]:
-    """SPEC 3.2, computed independently: hour start + floor(i * 3600000 / n) ms."""
+    """docs/design.md "Event time", computed independently: hour start + floor(i * 3600000 / n) ms."""
     start = calendar.timegm((2000 + int(hour[:2]), int(hour[2:4]), int(hour[4:6]), int(hour[6:8]), 0, 0))
     return [start * 1000 + (i * 3_600_000) // n for i in range(n)]
 

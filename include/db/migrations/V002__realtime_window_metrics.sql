@@ -30,7 +30,7 @@ CREATE TABLE realtime.ad_window_metrics (
 ) PARTITION BY RANGE (window_start);
 
 COMMENT ON TABLE realtime.ad_window_metrics IS
-    'Flink ad_window_metrics job: 1m/5m tumbling windows per dimension (SPEC 3.4, 4.3); upserted.';
+    'Flink ad_window_metrics job: 1m/5m tumbling windows per dimension (docs/design.md "Table grains"); upserted.';
 COMMENT ON COLUMN realtime.ad_window_metrics.updated_at IS
     'When PostgreSQL last wrote the row (trigger): the window result latency is updated_at - window_end - watermark delay.';
 

@@ -1,4 +1,4 @@
--- V004: the DLQ retry's permanent error store and its attempt log (SPEC 4.2, docs/dlq.md).
+-- V004: the DLQ retry's permanent error store and its attempt log (dead-letter contract: docs/design.md, docs/dlq.md).
 --
 -- A dead letter is identified by where it sits in the DLQ topic: (dlq_topic, dlq_partition,
 -- dlq_offset). Every attempt of the retry (dag_dlq_retry, include/dlq) is one row of
@@ -7,7 +7,7 @@
 -- coordinates. The retry writes both with INSERT ... ON CONFLICT DO NOTHING before it commits its
 -- Kafka offsets, so a run killed midway and rerun writes nothing twice.
 --
--- The SPEC 4.2 fields keep their names except the original coordinates carried inside the DLQ
+-- The dead-letter record's fields keep their names except the original coordinates carried inside the DLQ
 -- record (`topic`, `partition`, `offset`: where the event was bound or read), stored as
 -- source_topic / source_partition / source_offset next to the DLQ record's own coordinates.
 -- Volume is small (a fraction of a percent of events), so the tables are not partitioned; both
@@ -19,7 +19,7 @@ CREATE TABLE errors.dlq_errors (
     dlq_partition       integer     NOT NULL,
     dlq_offset          bigint      NOT NULL,
     event_id            text,                   -- Avazu id as text (exceeds BIGINT); NULL when unknown
-    raw_payload         text        NOT NULL,   -- the original bytes as text (SPEC 4.2)
+    raw_payload         text        NOT NULL,   -- the original bytes as text
     error_type          text        NOT NULL    -- the dead letter's own error type
         CHECK (error_type IN ('parsing', 'schema', 'flink_logic', 'late_event', 'sink')),
     error_message       text        NOT NULL,

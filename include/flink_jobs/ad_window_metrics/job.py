@@ -12,7 +12,8 @@ Defaults come from ``include/config.py`` (environment, then ``.env``, then the d
 Arguments (all optional):
   --bootstrap-servers HOSTS   Kafka bootstrap servers. Default: KAFKA_BOOTSTRAP_SERVERS (127.0.0.1:9092)
   --source-topic TOPIC        raw events topic. Default: TOPIC_RAW (ad_events_raw)
-  --dlq-topic TOPIC           dead-letter topic (SPEC 4.2 JSON). Default: TOPIC_DLQ (ad_events_error)
+  --dlq-topic TOPIC           dead-letter topic (JSON records of docs/design.md "Dead-letter contract").
+                              Default: TOPIC_DLQ (ad_events_error)
   --group-id ID               Kafka consumer group (offsets are committed on checkpoints, for lag
                               monitoring only; positions live in checkpoints). Default: the pipeline name
   --startup-mode MODE         where a job started WITHOUT checkpoint/savepoint begins: earliest-offset
@@ -35,7 +36,7 @@ Arguments (all optional):
   --checkpoints-uri URI       checkpoint directory. Default: FLINK_CHECKPOINTS_URI/<pipeline name>
                               (file://DATA_DIR/checkpoints/ad_window_metrics), where Airflow looks
   --checkpoint-interval DUR   Default: 10 s
-  --parallelism N             Default: 1 (one subtask already uses more than a core: NOTES)
+  --parallelism N             Default: 1 (one subtask already uses more than a core: docs/benchmarks.md)
   --pipeline-name NAME        Flink job name, also the transactional-id prefix of the DLQ writer (one
                               running job per name). Default: FLINK_JOB_NAME (ad_window_metrics)
   --explain                   print the statements and the optimized plan, submit nothing

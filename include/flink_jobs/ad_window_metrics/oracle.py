@@ -2,8 +2,8 @@
 
 Used by the tests (the streaming job's table must equal it) and by the benchmark (its run time is
 the baseline the job is compared against). It shares only the *input* side with the job: events
-come from ``include.ingest`` exactly as the replayer makes them (SPEC 3.2 event times, SPEC 3.3
-economics), so an Avazu file gives the same events here as in Kafka.
+come from ``include.ingest`` exactly as the replayer makes them (same event times and economics:
+docs/design.md "Event time", "Economics"), so an Avazu file gives the same events here as in Kafka.
 
 Definitions it implements independently (README "Metrics"):
 

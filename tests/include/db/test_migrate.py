@@ -86,3 +86,17 @@ def test_project_migrations_apply_on_an_empty_database(scratch_db):
 def test_discover_rejects_bad_names(tmp_path, files, message):
     with pytest.raises(migrate.MigrationError, match=message):
         migrate.discover(_write(tmp_path, files))
+
+
+def test_reworded_migration_is_accepted_and_restamped(scratch_db, tmp_path, monkeypatch):
+    """An applied text listed in REWORDED (same statements, new wording) passes and is re-stamped."""
+    d = _write(tmp_path, {"V001__a.sql": "-- see the old doc\nCREATE TABLE t (x int);"})
+    migrate.apply(scratch_db, migrate.discover(d))
+    old = migrate.discover(d)[0].checksum
+    _write(d, {"V001__a.sql": "-- see docs/design.md\nCREATE TABLE t (x int);"})
+    with pytest.raises(migrate.MigrationError, match="edited after it was applied"):
+        migrate.apply(scratch_db, migrate.discover(d))
+    monkeypatch.setitem(migrate.REWORDED, 1, frozenset({old}))
+    assert migrate.apply(scratch_db, migrate.discover(d)) == []
+    recorded = scratch_db.execute("SELECT checksum FROM public.schema_migrations WHERE version = 1")
+    assert recorded.fetchone()[0] == migrate.discover(d)[0].checksum

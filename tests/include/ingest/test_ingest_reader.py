@@ -1,4 +1,5 @@
-"""The Avazu reader and SPEC 3.2 event times, on the real sample and on hand-corrupted copies of it."""
+"""The Avazu reader and replay event times (docs/design.md "Event time"), on the real sample and on
+hand-corrupted copies of it."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def write(path: Path, lines: list[bytes], newline: bytes = b"\n") -> Path:
 
 
 def spec_time(hour: str, i: int, n: int) -> int:
-    """SPEC 3.2 from first principles: datetime for the hour, exact rational arithmetic for the offset."""
+    """The event-time rule from first principles: datetime for the hour, exact rationals for the offset."""
     start = datetime.strptime(hour, "%y%m%d%H").replace(tzinfo=UTC)
     return int(start.timestamp()) * 1000 + floor(Fraction(i * 3_600_000, n))
 

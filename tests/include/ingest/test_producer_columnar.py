@@ -1,6 +1,6 @@
 """The producer's columnar fast path gives byte-identical results to the per-row reference path.
 
-Reference: ``avazu_reader.parse_row`` + SPEC 3.2 times + ``events.encode_row`` with fastjsonschema.
+Reference: ``avazu_reader.parse_row`` + replay event times + ``events.encode_row`` with fastjsonschema.
 If these tests fail, the fast path changed what gets published, not just how fast.
 """
 

@@ -1,4 +1,4 @@
-{#- ad_metrics: the SPEC 3.4 metric columns from summed counts and money, one definition for every
+{#- ad_metrics: the metric columns (docs/design.md "Metric definitions") from summed counts and money, one definition for every
     mart (ctr, cpc, cpa, roas; each NULL when its denominator is 0). -#}
 {% macro ad_metrics(impressions='impressions', clicks='clicks', conversions='conversions', cost='cost', revenue='revenue') -%}
   {{ adapter.dispatch('ad_metrics', 'ad_events')(impressions, clicks, conversions, cost, revenue) }}

@@ -1,5 +1,5 @@
 -- Device performance: the last 30 loaded days by device type (mart_device_performance), ratios
--- recomputed from the sums (SPEC 3.4: ctr = clicks / impressions, cpc = cost / clicks,
+-- recomputed from the sums (docs/design.md "Metric definitions": ctr = clicks / impressions, cpc = cost / clicks,
 -- cpa = cost / conversions, roas = revenue / cost; NULL on a zero denominator).
 -- display: bar; x: device_type; y: impressions, ctr
 SELECT device_type,

@@ -1,4 +1,4 @@
--- Mart: the day's headline metrics (SPEC 3.4). Grain: one row per event_day.
+-- Mart: the day's headline metrics (docs/design.md "Metric definitions"). Grain: one row per event_day.
 {{ config(materialized='incremental', unique_key='event_day', incremental_strategy='delete+insert') }}
 
 with daily as (
