@@ -16,6 +16,7 @@ event schema and published to `ad_events_raw` with its `schema_id` header, or de
 | task | what it does |
 | --- | --- |
 | `validate` | the file exists and is Avazu, the range is well-formed and within the file's hours; fails at once (no retry) with a one-line reason. Warns in its log when the hours reach back behind the streaming job's watermark (those events would be dead-lettered as `late_event`) |
+| `ensure_partitions` | creates the daily partitions of `realtime.ad_window_metrics` for the replayed hours' days (partitions follow event time), so no window lands in the DEFAULT partition |
 | `replay` | runs the producer (include/ingest/producer.py) in the task; returns the accounting report as XCom and fails unless rows read = published + dead-lettered with nothing failed |
 
 Retries: `validate` and an accounting failure are not retried (a retry would not help, and a replay
@@ -96,6 +97,8 @@ def dag_avazu_replay() -> None:
             "file": str(path),
             "hour_from": hour_from,
             "hour_to": hour_to,
+            "first_hour": hour_from or span.first,
+            "last_hour": hour_to or span.last,
             "pace": pace,
             "topic": params["topic"] or None,
         }
@@ -105,6 +108,22 @@ def dag_avazu_replay() -> None:
             if warning:
                 log.warning(warning)
         return request
+
+    @task
+    def ensure_partitions(request: dict[str, Any]) -> int:
+        """The days of the replayed hours get their window partitions before any event is sent."""
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        from include.db import partitions
+
+        if request["pace"] == "live":
+            print("live pace: event times follow the clock, whose days dag_partition_maintenance keeps")
+            return 0
+        first, last = partitions.day_of_hour(request["first_hour"]), partitions.day_of_hour(request["last_hour"])
+        with PostgresHook(postgres_conn_id="pipeline_db").get_conn() as conn:
+            created = partitions.ensure_days(conn, first, last)
+        print(f"window partitions for {first}..{last}: {created} created")
+        return created
 
     @task
     def replay(request: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
@@ -137,7 +156,8 @@ def dag_avazu_replay() -> None:
             )
         return report.to_dict()
 
-    replay(validate())
+    request = validate()
+    ensure_partitions(request) >> replay(request)
 
 
 dag_avazu_replay()

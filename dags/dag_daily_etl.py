@@ -6,8 +6,9 @@ that day and nothing else (docs/batch.md has the argument and the timings).
 
 | task | what it does |
 | --- | --- |
-| `resolve_day` | D = the `day` param, else the day before the run's date; checks the params |
-| `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, or an Avazu file); a scheduled run skips a day with no archive at all (nothing streamed) |
+| `resolve_day` | D = the `day` param, else the day before the run's date; checks the params; a scheduled run skips a day with no archive at all (nothing streamed) |
+| `wait_for_archive` | deferred until every hour of D is complete in the Flink archive (`_SUCCESS` per hour); fails and alerts Slack after `BATCH_ARCHIVE_WAIT_S` |
+| `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, one row per event id, or an Avazu file) |
 | `validate` | great-expectations suite `ad_events_daily`; a failure stops here, **before** anything is loaded, names the failed expectation in the log and in Slack, and is not retried (it is deterministic) |
 | `load` | one transaction: replace D's partition of `analytics.ad_events` (COPY) + its ledger row |
 | `dbt` | Cosmos task group: `dbt build` per model (model + its tests) with `--vars {day: D}` |
@@ -16,7 +17,8 @@ that day and nothing else (docs/batch.md has the argument and the timings).
 
 **Params**: `source` (`archive` | `avazu`, default BATCH_DEFAULT_SOURCE), `file` (the Avazu CSV/gz,
 for `avazu`; relative paths are under the repository), `day` (`YYYY-MM-DD`; empty = the day before
-the run's date).
+the run's date), `hours` (source=archive: the hours of D to wait for, `all` or e.g. `0,1,2`;
+`none` builds D from what is archived now).
 
 **Why catchup is off.** The start date is 2014-10-22 so the Avazu days (2014-10-21..30) are inside
 the DAG's range, but turning catchup on would queue one run per day since 2014 (~4,400) the moment
@@ -44,6 +46,7 @@ from cosmos import DbtTaskGroup
 from include import config
 from include.cosmos_config import EXECUTION_CONFIG, PROFILE_CONFIG, PROJECT_CONFIG, render_config
 from include.dag_defaults import DEFAULT_ARGS
+from plugins.archive.sensors import ArchiveDayCompleteSensor
 
 DB_CONN_ID = "pipeline_db_dbt"
 DAY_XCOM = "{{ ti.xcom_pull(task_ids='resolve_day')['day'] }}"
@@ -75,11 +78,20 @@ def _dsn(conn_id: str) -> str:
         "source": Param(config.get("BATCH_DEFAULT_SOURCE"), type="string", enum=["archive", "avazu"]),
         "file": Param("", type="string", description="Avazu CSV/gz (source=avazu)"),
         "day": Param("", type="string", description="YYYY-MM-DD; empty = the day before the run's date"),
+        "hours": Param(
+            "all",
+            type="string",
+            pattern=r"^(all|none|([01]?[0-9]|2[0-3])(,([01]?[0-9]|2[0-3]))*)$",
+            description="source=archive: hours of the day to wait for (all, none, or e.g. 0,1,2)",
+        ),
     },
 )
 def dag_daily_etl() -> None:
     @task
     def resolve_day(**context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from include import archive
         from include.batch.days import SOURCES, resolve_day
 
         params = context["params"]
@@ -90,25 +102,39 @@ def dag_daily_etl() -> None:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         if source == "avazu" and not params.get("file"):
             raise ValueError("source=avazu needs the file param")
-        print(f"processing day {day} from {source} {params.get('file') or ''}")
-        return {"day": day.isoformat(), "source": source, "file": params.get("file") or None}
+        scheduled = getattr(dag_run, "run_type", None) == "scheduled"
+        archive_root = archive.root_path(config.get("FLINK_ARCHIVE_URI"))
+        if scheduled and source == "archive" and not archive.day_dir(archive_root, day).is_dir():
+            # A stack that streamed nothing that day (e.g. set up today) has no day to build; a
+            # manual run for the same day waits and fails instead, since someone asked for it.
+            raise AirflowSkipException(f"no events archived for {day}: nothing to build")
+        wait_hours = (params.get("hours") or "all") if source == "archive" else "none"
+        print(f"processing day {day} from {source} {params.get('file') or ''} (archive hours: {wait_hours})")
+        return {"day": day.isoformat(), "source": source, "file": params.get("file") or None,
+                "wait_hours": wait_hours}  # fmt: skip
+
+    wait_for_archive = ArchiveDayCompleteSensor(
+        task_id="wait_for_archive",
+        day=DAY_XCOM,
+        hours="{{ ti.xcom_pull(task_ids='resolve_day')['wait_hours'] }}",
+        poll_interval=float(config.get("BATCH_ARCHIVE_POLL_S")),
+        timeout=float(config.get("BATCH_ARCHIVE_WAIT_S")),
+    )
 
     @task
-    def extract(target: dict[str, Any], **context: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from include.batch.days import archive_dir, parse_day
+    def extract(target: dict[str, Any]) -> dict[str, Any]:
+        from include.batch.days import parse_day
         from include.batch.extract import extract_day
 
         day = parse_day(target["day"])
-        scheduled = getattr(context["dag_run"], "run_type", None) == "scheduled"
-        if scheduled and target["source"] == "archive" and not archive_dir(config.data_dir(), day).is_dir():
-            # A stack that streamed nothing that day (e.g. set up today) has no day to build; a
-            # manual run for the same day fails instead, since someone asked for that day.
-            raise AirflowSkipException(f"no events archived for {day}: nothing to build")
         result = extract_day(day, target["source"], config.data_dir(), target["file"])
         print(f"extracted {result.rows} events ({result.clicks} clicks) via the {result.path_used} path "
               f"in {result.seconds}s -> {result.parquet_path}; rejected {result.rejected or 'none'}")  # fmt: skip
+        if result.duplicates_dropped:
+            print(f"dropped {result.duplicates_dropped} duplicate archived event(s): the same event id "
+                  "archived more than once (a job restarted without its state, or an hour replayed again)")  # fmt: skip
+        if result.incomplete_hours:
+            print(f"note: hours {result.incomplete_hours} of {day} are not marked complete in the archive")
         for example in result.rejected_examples:
             print(f"  rejected: {example}")
         return result.to_dict()
@@ -194,7 +220,9 @@ def dag_daily_etl() -> None:
         return text
 
     target = resolve_day()
+    target >> wait_for_archive
     extracted = extract(target)
+    wait_for_archive >> extracted
     loaded = load(extracted, validate(extracted))
     dbt = DbtTaskGroup(
         group_id="dbt",

@@ -153,14 +153,26 @@ SETTINGS: tuple[Setting, ...] = (
         "DBT_ROLE", "adevents_analytics_builder", "Group role dbt and the daily load work as (SET ROLE)."
     ),
     Setting("BATCH_DEFAULT_SOURCE", "archive", "Where a scheduled daily run reads events: archive | avazu."),
+    Setting(
+        "BATCH_ARCHIVE_WAIT_S",
+        "21600",
+        "Seconds a daily run waits for its day to be complete in the archive before it fails and alerts.",
+    ),
+    Setting("BATCH_ARCHIVE_POLL_S", "10", "Seconds between two looks at the archive's completion markers."),
     Setting("BATCH_MAX_ROWS_PER_DAY", "20000000", "GX: most events a day may have (Avazu max ~6.5M)."),
     Setting("BATCH_MAX_COST", "10", "GX: highest cost of one event (the price model gives ~0.02-0.1)."),
     Setting("BATCH_MAX_REVENUE", "10000", "GX: highest revenue of one conversion."),
     # Realtime job (include/flink_jobs/ad_window_metrics)
     Setting(
         "FLINK_ARCHIVE_URI",
-        "file://{DATA_DIR}/processed/events",
-        "Where the Flink job archives validated events (dt=YYYY-MM-DD/hour=HH JSON lines).",
+        "file://{DATA_DIR}/processed/archive",
+        "Archive of validated events: the Flink job writes it, the daily ETL reads it "
+        "(include/archive.py: dt=YYYY-MM-DD/hour_of_day=HH Parquet, _SUCCESS per complete hour).",
+    ),
+    Setting(
+        "REALTIME_RETENTION_DAYS",
+        "0",
+        "Days of realtime window partitions to keep, counted back from the newest event-time day; 0 keeps all.",
     ),
     Setting("REDIS_WINDOW_PREFIX", "adevents", "Key prefix of the window metrics cached in Redis."),
     Setting("REDIS_WINDOW_TTL_S", "7200", "Seconds a cached window stays in Redis."),

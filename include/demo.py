@@ -5,18 +5,22 @@ Everything goes through Airflow's REST API, exactly as an operator would do it:
 1. `dag_platform_bootstrap`: topics, schema, migrations, logins, and the streaming job deployed;
 2. `dag_avazu_replay`: the shipped 100-row sample into Kafka, as the first hour the streaming job
    has not passed yet (the sample's own hour, 2014-10-21 00:00, on a fresh stack; the next hour on
-   each further run). An hour behind the job's watermark would only be late events, and the same
-   hour twice would be two copies of the same events (ids are not deduplicated), so each run gets
-   an hour of its own and its windows are exactly the sample's;
+   each further run, with ids of its own). An hour behind the job's watermark would only be late
+   events, and the same hour twice would be two copies of the same events, so each run gets an
+   hour of its own and its windows are exactly the sample's;
 3. the streaming job's windows in PostgreSQL (and Redis), checked row by row against the
-   independent oracle (DuckDB) before the table of 5-minute windows is printed.
+   independent oracle (DuckDB) before the table of 5-minute windows is printed;
+4. `dag_daily_etl` for that day from the Flink archive (it waits until the day's streamed hours are
+   complete there), then the day's marts checked against the streamed windows, per day, hour and
+   campaign, to the micro-unit, and a short summary of them (also on the dashboard's Daily page).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from include.realtime_job import newest_watermark_ms
 
 BOOTSTRAP_DAG = "dag_platform_bootstrap"
 REPLAY_DAG = "dag_avazu_replay"
+ETL_DAG = "dag_daily_etl"
 SAMPLE = config.PROJECT_ROOT / "samples" / "avazu_sample_100.csv"
 WINDOW_TIMEOUT_S = 240
 
@@ -85,12 +90,27 @@ def next_free_hour(cfg: dict[str, str], not_before: datetime) -> datetime:
     return hour + timedelta(hours=1) if hour < reached else hour
 
 
+def rehoured_id(event_id: str, hour_code: str) -> str:
+    """A stable id of the sample row ``event_id`` replayed as hour ``hour_code``: a 64-bit hash.
+
+    Each hour's copy of the sample is a set of events of its own (an event id names one event, and
+    the daily batch keeps one row per id), so the copies need ids of their own.
+    """
+    digest = hashlib.sha256(f"{hour_code}:{event_id}".encode()).digest()
+    return str(int.from_bytes(digest[:8], "big"))
+
+
 def demo_input(cfg: dict[str, str]) -> Path:
     """The sample, re-houred to the first hour without windows yet (see the module docstring)."""
     lines = SAMPLE.read_text().splitlines()
-    sample_hour = datetime.strptime(lines[1].split(",")[2], "%y%m%d%H").replace(tzinfo=UTC)
+    sample_code = lines[1].split(",")[2]
+    sample_hour = datetime.strptime(sample_code, "%y%m%d%H").replace(tzinfo=UTC)
     code = next_free_hour(cfg, sample_hour).strftime("%y%m%d%H")
-    rows = [",".join([*f[:2], code, *f[3:]]) for f in (line.split(",") for line in lines[1:])]
+    fields = [line.split(",") for line in lines[1:]]
+    rows = [
+        ",".join([f[0] if code == sample_code else rehoured_id(f[0], code), f[1], code, *f[3:]])
+        for f in fields
+    ]
     path = Path(cfg["DATA_DIR"]) / "demo" / f"avazu_sample_{code}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([lines[0], *rows]) + "\n")
@@ -191,6 +211,77 @@ def print_replay(report: dict[str, Any]) -> None:
     )
 
 
+def archived_hours(cfg: dict[str, str], day: date) -> list[int]:
+    """Hours of ``day`` the streaming job has archived events for (complete or not yet)."""
+    from include import archive
+
+    root = archive.day_dir(archive.root_path(cfg["FLINK_ARCHIVE_URI"]), day)
+    return sorted(int(p.name.partition("=")[2]) for p in root.glob("hour_of_day=*") if p.is_dir())
+
+
+def run_daily_etl(client: AirflowClient, cfg: dict[str, str], hour: datetime) -> dict[str, Any]:
+    """The day of ``hour`` through dag_daily_etl from the archive; returns the extract's result."""
+    day = hour.date()
+    hours = sorted({*archived_hours(cfg, day), hour.hour})
+    print(
+        f"\n    day {day} from the Flink archive, once hours {', '.join(f'{h:02d}' for h in hours)} are complete"
+    )
+    conf = {"source": "archive", "day": day.isoformat(), "hours": ",".join(map(str, hours))}
+    started = time.monotonic()
+    print(f"==> triggering {ETL_DAG} through the Airflow REST API")
+    run_id, state = client.run_and_wait(ETL_DAG, conf=conf, timeout=600)
+    if state != "success":
+        failed = [t["task_id"] for t in client.task_instances(ETL_DAG, run_id) if t["state"] == "failed"]
+        raise DemoError(
+            f"{ETL_DAG} run {run_id} ended {state} (failed tasks: {', '.join(failed) or 'none'}).\n"
+            f"Read why in the Airflow UI: {client.base_url}/dags/{ETL_DAG}/runs/{run_id}"
+        )
+    print(f"    {run_id}: success in {time.monotonic() - started:.0f}s")
+    extracted = client.xcom(ETL_DAG, run_id, "extract")
+    print(
+        f"    {extracted['rows']} events extracted ({extracted['duplicates_dropped']} duplicate copies "
+        f"dropped), validated, loaded into analytics.ad_events; dbt marts built"
+    )
+    return extracted
+
+
+def check_and_print_marts(day: date) -> None:
+    """The day's marts equal the streamed windows (DemoError if not); prints their summary."""
+    import psycopg
+
+    from include.batch.marts import day_metrics
+    from include.batch.stream_reconcile import reconcile_day
+
+    with psycopg.connect(config.pg_dsn("PG_DASHBOARD"), autocommit=True) as conn:
+        result = reconcile_day(conn, day)
+        if not result.equal:
+            raise DemoError(
+                f"the marts of {day} differ from the streamed windows:\n    "
+                + "\n    ".join(result.differences[:10])
+                + "\nWere events of that day late (dead-lettered, archived for the batch)? docs/batch.md"
+            )
+        metrics = day_metrics(conn, day)
+        top = conn.execute(
+            "SELECT campaign_id, impressions, clicks, cost FROM analytics.campaign_performance "
+            "WHERE event_day = %s ORDER BY impressions DESC, campaign_id LIMIT 3",
+            (day,),
+        ).fetchall()
+    assert metrics is not None  # reconcile_day found the day's row
+    print(
+        f"\n==> analytics marts for {day}: equal to the streamed windows to the micro-unit "
+        f"({result.rows_compared} day, hour and campaign rows)"
+    )
+    print(
+        f"    {'day (UTC)':<17} {'impr':>5} {'clicks':>6} {'CTR':>7} {'cost':>9} {'revenue':>9} {'ROAS':>7}"
+    )
+    roas = "-" if metrics["roas"] is None else format(metrics["roas"], ">7.2f")
+    print(
+        f"    {day.isoformat():<17} {metrics['impressions']:>5} {metrics['clicks']:>6} "
+        f"{metrics['ctr']:>7.2%} {metrics['cost']:>9.4f} {metrics['revenue']:>9.2f} {roas}"
+    )
+    print("    top campaigns: " + ", ".join(f"{c} ({i} impr, {k} clicks)" for c, i, k, _ in top))
+
+
 def main() -> int:
     from include.flink_jobs.ad_window_metrics import oracle
 
@@ -205,10 +296,13 @@ def main() -> int:
         print_replay(run_dag(client, REPLAY_DAG, "replay", conf={"file": str(sample)}))
         print(f"==> waiting for the streaming job's windows (at most {WINDOW_TIMEOUT_S}s)")
         rows = wait_for_windows(oracle.compute_file(sample))
+        print_windows(rows, cfg)
+        hour = datetime.strptime(sample.stem.rsplit("_", 1)[1], "%y%m%d%H").replace(tzinfo=UTC)
+        run_daily_etl(client, cfg, hour)
+        check_and_print_marts(hour.date())
     except (AirflowApiError, DemoError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
-    print_windows(rows, cfg)
     print_urls(cfg)
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +58,19 @@ def bootstrapped(airflow: Any) -> dict[str, Any]:
     run_id, state = airflow.run_and_wait("dag_platform_bootstrap", timeout=600)
     assert state == "success", f"bootstrap run {run_id} ended {state}"
     return airflow.xcom("dag_platform_bootstrap", run_id, "report")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium driven by Playwright (never `playwright install`: no CDN here)."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        pytest.fail(f"{chromium} is missing: run make install (apt package chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--headless=new"])
+        try:
+            yield b
+        finally:
+            b.close()

@@ -58,11 +58,6 @@ def parquet_dir(data_dir: Path, day: date) -> Path:
     return data_dir / "processed" / "parquet" / f"dt={day.isoformat()}"
 
 
-def archive_dir(data_dir: Path, day: date) -> Path:
-    """``<DATA_DIR>/processed/events/dt=YYYY-MM-DD``: the Flink archive of the day (hour=HH below it)."""
-    return data_dir / "processed" / "events" / f"dt={day.isoformat()}"
-
-
 def partition_name(day: date) -> str:
     """Name of the day's partition of analytics.ad_events (unqualified)."""
     return f"ad_events_p{day.strftime('%Y%m%d')}"

@@ -3,7 +3,7 @@
 Two sources, one output (the columns of ``analytics.ad_events``, see :data:`PARQUET_SCHEMA`):
 
 - ``avazu``: an Avazu CSV (plain or gzip) read directly, for backfills. The events are exactly
-  those the stream would produce for the same rows (same SPEC 3.2 event times, same price model,
+  those the stream would produce for the same rows (same event times, same price model,
   same rejected rows), because either
 
   * the **columnar fast path** runs: Arrow's multi-threaded CSV parser + one DuckDB query that
@@ -16,9 +16,10 @@ Two sources, one output (the columns of ``analytics.ad_events``, see :data:`PARQ
 
   ``tests/include/batch/test_extract.py`` checks both paths give identical tables. The fast path
   is what makes a 4M-row day fit the one-minute budget (the reference path costs ~15 us a row).
-- ``archive``: JSON-lines files of event-schema objects under
-  ``<DATA_DIR>/processed/events/dt=YYYY-MM-DD/hour=HH/`` (the Flink archive; layout assumed, see
-  docs/batch.md), read with DuckDB and kept when their event_time falls on day D.
+- ``archive``: the Flink job's archive (the contract of include/archive.py: typed Parquet under
+  ``dt=YYYY-MM-DD/hour_of_day=HH/``), read with DuckDB, kept when their event_time falls on day D,
+  one row per event id (an event archived twice counts once; the result says how many copies
+  were dropped).
 
 Money is carried as DECIMAL(18,6): the model rounds to micros, so the cast is exact.
 """
@@ -37,7 +38,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from include.batch.days import archive_dir, avazu_hours, day_bounds_ms, parquet_dir
+from include import archive, config
+from include.batch.days import avazu_hours, day_bounds_ms, parquet_dir
 from include.ingest.avazu_reader import AVAZU_COLUMNS, check_header, open_avazu
 from include.ingest.economics import PriceModel, load_price_model
 from include.ingest.event_time import hour_start_ms
@@ -101,6 +103,8 @@ class ExtractResult:
     rejected: dict[str, int] = field(default_factory=dict)
     rejected_examples: list[str] = field(default_factory=list)
     path_used: str = ""
+    duplicates_dropped: int = 0
+    incomplete_hours: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +118,7 @@ def extract_day(
     file: str | os.PathLike[str] | None = None,
     model: PriceModel | None = None,
     force_reference: bool = False,
+    archive_root: Path | None = None,
 ) -> ExtractResult:
     """Write day ``day``'s events to Parquet and say what was written.
 
@@ -123,10 +128,12 @@ def extract_day(
     :param file: the Avazu CSV/gzip file; ignored for ``archive``.
     :param model: price model; default the packaged ``price_model.yaml``.
     :param force_reference: skip the columnar fast path (tests compare both).
+    :param archive_root: the archive's directory; default FLINK_ARCHIVE_URI.
     :raises ExtractError: missing input.
     """
     started = time.monotonic()
     out_dir = parquet_dir(data_dir, day)
+    duplicates, incomplete = 0, []
     if source == "avazu":
         if not file:
             raise ExtractError("source=avazu needs the file param (an Avazu CSV or .gz)")
@@ -139,10 +146,12 @@ def extract_day(
         table, rejected, examples, used = _avazu_table(path, day, model, force_reference)
         uri = str(path)
     elif source == "archive":
-        directory = archive_dir(data_dir, day)
+        root = archive_root or archive.root_path(config.get("FLINK_ARCHIVE_URI"))
+        directory = archive.day_dir(root, day)
         if not directory.is_dir():
             raise ExtractError(f"no archive for {day}: {directory} does not exist")
-        table, rejected, examples, used = _archive_table(directory, day), {}, [], "archive"
+        (table, duplicates), rejected, examples, used = _archive_table(root, day), {}, [], "archive"
+        incomplete = archive.missing_hours(root, day)
         uri = str(directory)
     else:
         raise ExtractError(f"source must be avazu or archive, got {source!r}")
@@ -158,6 +167,8 @@ def extract_day(
         rejected=dict(rejected),
         rejected_examples=examples,
         path_used=used,
+        duplicates_dropped=duplicates,
+        incomplete_hours=incomplete,
         seconds=round(time.monotonic() - started, 3),
     )
 
@@ -412,70 +423,47 @@ ORDER BY idx
 # -- archive -----------------------------------------------------------------------------------
 
 
-def _archive_table(directory: Path, day: date) -> pa.Table:
-    """The day's archived events: JSON-lines files under ``hour=HH/``.
+def _archive_table(root: Path, day: date) -> tuple[pa.Table, int]:
+    """The day's archived events, one row per event id, and how many duplicate rows were dropped.
 
-    The Flink file sink commits ``part-*`` files and keeps in-progress ones hidden (``.part-*``);
-    ``_SUCCESS`` marks a closed hour. Hidden and ``_`` files are never read.
+    Reads the committed Parquet files of the archive contract (include/archive.py). A duplicate is
+    the same event archived again (a job restarted without its state, an hour replayed twice):
+    the copy with the smallest (event_time, file, row) is kept, so the result does not depend on
+    which copy came first. Rows are kept when their event_time falls on the day, whatever hour
+    directory they are in.
     """
     import duckdb
 
-    start_ms, end_ms = day_bounds_ms(day)
-    files = sorted(
-        str(p) for p in directory.glob("hour=*/*") if p.is_file() and not p.name.startswith((".", "_"))
-    )
+    files = [str(p) for p in archive.committed_files(root, day)]
     if not files:
-        raise ExtractError(f"no committed event files under {directory}/hour=*/")
+        raise ExtractError(f"no committed event files under {archive.day_dir(root, day)}/hour_of_day=*/")
+    start_ms, end_ms = day_bounds_ms(day)
     ints = ", ".join(f"C{n}::INTEGER AS c{n}" for n in range(14, 22))
     con = duckdb.connect()
     try:
+        con.execute(
+            """CREATE TEMP TABLE day_events AS
+               SELECT * FROM read_parquet($1, hive_partitioning = false, filename = true,
+                                          file_row_number = true)
+               WHERE event_time >= $2 AND event_time < $3""",
+            [files, start_ms, end_ms],
+        )
+        total = con.execute("SELECT count(*) FROM day_events").fetchone()[0]
         table = con.execute(
             f"""
-            SELECT $1::DATE AS event_day, event_id::VARCHAR AS event_id,
-                   epoch_ms(event_time::BIGINT) AS event_time, hour::VARCHAR AS hour,
-                   click::SMALLINT AS click, conversion::SMALLINT AS conversion,
-                   cost::DECIMAL(18, 6) AS cost, revenue::DECIMAL(18, 6) AS revenue,
-                   campaign_id::VARCHAR AS campaign_id, creative_id::VARCHAR AS creative_id,
-                   C1::INTEGER AS c1, banner_pos::INTEGER AS banner_pos,
+            SELECT $1::DATE AS event_day, event_id, epoch_ms(event_time) AS event_time, hour,
+                   click::SMALLINT AS click, conversion::SMALLINT AS conversion, cost, revenue,
+                   campaign_id, creative_id, C1::INTEGER AS c1, banner_pos::INTEGER AS banner_pos,
                    site_id, site_domain, site_category, app_id, app_domain, app_category,
                    device_id, device_ip, device_model,
                    device_type::INTEGER AS device_type, device_conn_type::INTEGER AS device_conn_type,
-                   {ints}, price_model_version::VARCHAR AS price_model_version, source::VARCHAR AS source
-            FROM read_json($4, format = 'newline_delimited', union_by_name = true, hive_partitioning = false,
-                           columns = {_ARCHIVE_COLUMNS})
-            WHERE event_time >= $2 AND event_time < $3
+                   {ints}, price_model_version, source
+            FROM day_events
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time, filename, file_row_number) = 1
             ORDER BY event_time, event_id
             """,
-            [day, start_ms, end_ms, files],
+            [day],
         ).to_arrow_table()
     finally:
         con.close()
-    return table.cast(PARQUET_SCHEMA)
-
-
-_ARCHIVE_COLUMNS = (
-    "{"
-    + ", ".join(
-        f"'{name}': '{kind}'"
-        for name, kind in [
-            ("event_id", "VARCHAR"),
-            ("event_time", "BIGINT"),
-            ("hour", "VARCHAR"),
-            ("click", "INTEGER"),
-            ("conversion", "INTEGER"),
-            ("cost", "DOUBLE"),
-            ("revenue", "DOUBLE"),
-            ("campaign_id", "VARCHAR"),
-            ("creative_id", "VARCHAR"),
-            ("C1", "INTEGER"),
-            ("banner_pos", "INTEGER"),
-            *[(c, "VARCHAR") for c in _HEX_COLS],
-            ("device_type", "INTEGER"),
-            ("device_conn_type", "INTEGER"),
-            *[(f"C{n}", "BIGINT") for n in range(14, 22)],
-            ("price_model_version", "VARCHAR"),
-            ("source", "VARCHAR"),
-        ]
-    )
-    + "}"
-)
+    return table.cast(PARQUET_SCHEMA), total - table.num_rows

@@ -58,6 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ensure_partitions(path: Path, hour_from: str | None, hour_to: str | None) -> None:
+    """Creates the window partitions of the replayed days (as the replay DAG does), when it can.
+
+    The replay itself does not need PostgreSQL; without it the maintenance DAG creates the days
+    later and moves their windows out of the DEFAULT partition.
+    """
+    try:
+        import psycopg
+
+        from include import config
+        from include.db import partitions
+        from include.ingest.ranges import file_hour_span
+
+        span = file_hour_span(path) if not (hour_from and hour_to) else None
+        first, last = hour_from or (span.first if span else None), hour_to or (span.last if span else None)
+        if not first or not last:
+            return
+        with psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True, connect_timeout=5) as conn:
+            partitions.ensure_days(conn, partitions.day_of_hour(first), partitions.day_of_hour(last))
+    except Exception as exc:  # bad input is reported by the replay itself, with its own message
+        logging.getLogger(__name__).warning(
+            "could not create the window partitions of the replayed days (%s); "
+            "dag_partition_maintenance will",
+            exc,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
@@ -72,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
 
     from include.ingest.producer import ReplayError, ReplayOptions, replay
+
+    if pace.mode != "live":
+        _ensure_partitions(args.file, args.from_hour, args.to_hour)
 
     options = ReplayOptions(
         file=args.file,

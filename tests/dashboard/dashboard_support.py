@@ -281,19 +281,3 @@ def streamlit_server(cfg: dict[str, str], live_seed: LiveSeed, tmp_path: Path) -
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Debian chromium driven by Playwright (never `playwright install`: no CDN here)."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).exists():
-        pytest.fail(f"{chromium} is missing: run make install (apt package chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--headless=new"])
-        try:
-            yield b
-        finally:
-            b.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from window_metrics_support import (
     wait_running,
 )
 
+from include import archive as archive_mod
 from include.flink_jobs.ad_window_metrics import oracle
 from include.flink_jobs.ad_window_metrics.redis_cache import index_key, window_key
 from include.ingest.generator import generate
@@ -38,6 +40,8 @@ from include.ingest.generator import generate
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "avazu_sample_100.csv"
+ARCHIVE_CHECKED = ("event_id", "event_time", "click", "conversion", "cost", "revenue", "campaign_id",
+                   "C14", "site_id", "device_model", "price_model_version")  # fmt: skip
 
 
 def _event(event_id: str, event_time: int, **extra: object) -> dict:
@@ -145,19 +149,27 @@ def test_sample_replay_equals_oracle_and_bad_or_late_records_go_to_the_dlq(
             )
             assert 0 < client.pttl(index_key(prefix, 60)) <= 7_200_000
 
-            # Archive: every valid event (on time and late) once, under dt=/hour=, once committed.
-            def archived() -> list[str]:
-                files = [
-                    p for p in archive.glob("dt=*/hour=*/*") if p.is_file() and not p.name.startswith(".")
-                ]
-                return [line for p in files for line in p.read_text().splitlines()]
+            # Archive: every valid event (on time and late) once, typed, under the hour of its event
+            # time (include/archive.py), once committed.
+            def archived() -> list[tuple]:
+                import duckdb
 
-            lines = wait_for(lambda: (got := archived()) and len(got) >= 103 and got, 60, "archived events")
-            assert sorted(lines) == sorted([p.decode() for p in _sample_payloads()] + [
-                json.dumps(e, separators=(",", ":")) for e in late
-            ])  # fmt: skip
-            partitions = {(p.parent.parent.name, p.parent.name) for p in archive.glob("dt=*/hour=*/*")}
-            assert partitions == {("dt=2014-10-21", "hour=00"), ("dt=2014-10-20", "hour=23")}
+                files = [str(p) for p in archive.glob("dt=*/hour_of_day=*/*") if archive_mod.is_data_file(p)]
+                if not files:
+                    return []
+                return duckdb.execute(
+                    f"SELECT {', '.join(ARCHIVE_CHECKED)} FROM read_parquet($1, hive_partitioning = false)",
+                    [files],
+                ).fetchall()
+
+            rows = wait_for(lambda: (got := archived()) and len(got) >= 103 and got, 60, "archived events")
+            events = [json.loads(p) for p in _sample_payloads()] + late
+            assert sorted(rows) == sorted(
+                tuple(Decimal(str(e[c])) if c in ("cost", "revenue") else e[c] for c in ARCHIVE_CHECKED)
+                for e in events
+            )
+            partitions = {(p.parent.parent.name, p.parent.name) for p in archive.glob("dt=*/hour_of_day=*/*")}
+            assert partitions == {("dt=2014-10-21", "hour_of_day=00"), ("dt=2014-10-20", "hour_of_day=23")}
         finally:
             cancel_job(cfg, job_id)
 

@@ -26,9 +26,9 @@ Arguments (all optional):
                               back; 0 = never. Default: 0: idleness makes on-time events late when
                               the job falls behind (sql.events_source_ddl); partitions without data
                               move on the producers' watermark markers instead
-  --archive-uri URI           root of the archive of validated events (dt=YYYY-MM-DD/hour=HH/ JSON
-                              lines); "" disables it. Default: FLINK_ARCHIVE_URI
-                              (file://DATA_DIR/processed/events)
+  --archive-uri URI           root of the archive of validated events (include/archive.py:
+                              dt=YYYY-MM-DD/hour_of_day=HH/ Parquet); "" disables it. Default:
+                              FLINK_ARCHIVE_URI (file://DATA_DIR/processed/archive)
   --redis-url URL             Redis for the dashboard cache; "" disables it. Default:
                               redis://REDIS_HOST:REDIS_PORT/0
   --redis-prefix PREFIX       key prefix (README "Redis keys"). Default: REDIS_WINDOW_PREFIX (adevents)

@@ -32,7 +32,8 @@ and the ``json`` format with ``json.ignore-parse-errors`` drops unparsable recor
     that sees every event (one update per event, no GROUPING SETS fan-out).
 ``window_metrics`` (:func:`window_metrics_query`)
     Level 2: cascaded 1-minute and 5-minute TUMBLEs over the level-1 rows (``combo_time``, their
-    ``window_time``, is the rowtime) with GROUPING SETS over the SPEC 4.3 dimensions, then the SPEC 3.4 ratios.
+    ``window_time``, is the rowtime) with GROUPING SETS over the dimensions, then the ratios
+    (docs/design.md "Table grains" and "Metric definitions").
 
 Money is DECIMAL(18,6) end to end; the ratios are the exact quotient rounded half-up to 6 decimals
 (``CAST(... AS DECIMAL(18,6))``), NULL when the denominator is 0.
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from include import archive
 from include.ingest.end_of_input import HEARTBEAT_HEADER  # one name for the producer and the job
 
 DIMENSIONS: tuple[str, ...] = ("campaign", "device_type", "site_category", "app_category", "banner_pos")
@@ -271,6 +273,15 @@ def payload_expr(properties: Properties) -> str:
     return "'{' || CONCAT_WS(',',\n        " + ",\n        ".join(parts) + ") || '}'"
 
 
+_CLASSIFIED = ("event_id", "click", "conversion", "cost", "revenue", "campaign_id", "device_type",
+               "site_category", "app_category", "banner_pos")  # fmt: skip
+
+
+def _passthrough(properties: Properties) -> str:
+    """The properties :func:`classify_view` does not convert, as their text (the archive types them)."""
+    return ", ".join(_ident(name) for name, _ in properties if name not in _CLASSIFIED)
+
+
 def classify_view(
     source: str,
     properties: Properties,
@@ -321,6 +332,7 @@ SELECT
     TRY_CAST(revenue AS DECIMAL(18, 6)) AS revenue,
     campaign_id, device_type, site_category, app_category, banner_pos,
     {payload_expr(properties)} AS payload,
+    {_passthrough(properties)},
     CASE
         WHEN heartbeat THEN 'heartbeat'
         WHEN schema_problem IS NOT NULL THEN 'schema'
@@ -433,7 +445,9 @@ _METRICS_SCHEMA = """    window_size_s INT NOT NULL,
 
 
 def jdbc_sink_ddl(table: str, *, url: str, sink_table: str, username: str, password: str) -> str:
-    """Upsert sink on the SPEC 4.3 primary key: a replayed window overwrites itself, never adds up.
+    """Upsert sink on the primary key: a replayed window overwrites itself, never adds up.
+
+    The key is the table's grain (docs/design.md "Table grains").
 
     Window timestamps are UTC wall-clock TIMESTAMP(3) (the job sets ``table.local-time-zone`` to
     UTC); the JDBC driver maps them to ``timestamptz`` in the TaskManager JVM's time zone, which
@@ -459,7 +473,9 @@ def jdbc_sink_ddl(table: str, *, url: str, sink_table: str, username: str, passw
 
 
 def dlq_sink_ddl(table: str, *, topic: str, bootstrap_servers: str, transactional_id_prefix: str) -> str:
-    """The SPEC 4.2 dead-letter record as JSON, written exactly once (Kafka transactions per checkpoint).
+    """The dead-letter record as JSON, written exactly once (Kafka transactions per checkpoint).
+
+    Its fields: docs/design.md "Dead-letter contract".
 
     Null fields are written as ``null`` so every record has every key, like the producer's.
     Consumers must read with ``isolation.level=read_committed`` to see each dead letter once.
@@ -492,7 +508,7 @@ def dlq_sink_ddl(table: str, *, topic: str, bootstrap_servers: str, transactiona
 
 
 def dlq_query(classified: str = "classified_events") -> str:
-    """``schema`` and ``late_event`` dead letters (SPEC 4.2) of the parsed records."""
+    """``schema`` and ``late_event`` dead letters of the parsed records (docs/design.md)."""
     return f"""SELECT
     payload AS raw_payload,
     error_type,
@@ -510,41 +526,40 @@ WHERE error_type IN ('schema', 'late_event')"""
 
 
 def archive_sink_ddl(table: str, *, path: str) -> str:
-    """Validated events as JSON lines under ``dt=YYYY-MM-DD/hour=HH`` (event time, UTC).
+    """Validated events as the archive contract says (include/archive.py): typed Parquet files
+    under ``dt=YYYY-MM-DD/hour_of_day=HH`` of event time, ``_SUCCESS`` once an hour is complete.
 
     The filesystem sink writes in-progress files and only makes them visible on checkpoint
-    completion: exactly once. A partition gets ``_SUCCESS`` once the watermark passes its hour's
-    end (``partition-time`` trigger): complete for on-time data; a later ``late_event`` may still
-    add a file (it is in the DLQ too).
+    completion: exactly once per run of the job.
     """
-    options = {
-        "connector": "filesystem",
-        "path": path,
-        "format": "raw",
-        "sink.rolling-policy.file-size": "128MB",
-        "sink.rolling-policy.rollover-interval": "10 min",
-        "sink.rolling-policy.check-interval": "1 min",
-        "sink.partition-commit.trigger": "partition-time",
-        "partition.time-extractor.timestamp-pattern": "$dt $hour:00:00",
-        "sink.partition-commit.delay": "1 h",
-        "sink.partition-commit.watermark-time-zone": "UTC",
-        "sink.partition-commit.policy.kind": "success-file",
-    }
+    columns = ",\n    ".join(f"{_ident(c.name)} {c.flink_type}" for c in archive.COLUMNS)
     return f"""CREATE TEMPORARY TABLE {table} (
-    line STRING,
+    {columns},
     dt STRING,
-    `hour` STRING
-) PARTITIONED BY (dt, `hour`) WITH (
-    {_with(options)}
+    hour_of_day STRING
+) PARTITIONED BY (dt, hour_of_day) WITH (
+    {_with(archive.flink_sink_options(path))}
 )"""
 
 
+def _archive_value(column: archive.Column) -> str:
+    name = _ident(column.name)
+    if column.name == "event_time":
+        return f"CAST({name} AS BIGINT)"  # checked to be an integer by classify_view
+    if column.name in ("click", "conversion"):
+        return f"CAST({name} AS INT)"
+    if column.flink_type == "STRING" or column.name in ("cost", "revenue"):
+        return name
+    return f"TRY_CAST({name} AS {column.flink_type})"
+
+
 def archive_query(classified: str = "classified_events") -> str:
-    """Every valid event (on time or late: the batch layer recomputes whole days), verbatim."""
+    """Every valid event (on time or late: the batch layer recomputes whole days), typed."""
+    values = ",\n    ".join(f"{_archive_value(c)} AS {_ident(c.name)}" for c in archive.COLUMNS)
     return f"""SELECT
-    payload AS line,
+    {values},
     DATE_FORMAT(rowtime, 'yyyy-MM-dd') AS dt,
-    DATE_FORMAT(rowtime, 'HH') AS `hour`
+    DATE_FORMAT(rowtime, 'HH') AS hour_of_day
 FROM {classified}
 WHERE error_type IS NULL OR error_type = 'late_event'"""
 

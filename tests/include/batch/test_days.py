@@ -41,5 +41,4 @@ def test_paths_and_names():
     assert days.avazu_hours(d) == ("14102100", "14102123")
     assert days.day_bounds_ms(d) == (1413849600000, 1413849600000 + 86_400_000)
     assert days.parquet_dir(Path("/d"), d) == Path("/d/processed/parquet/dt=2014-10-21")
-    assert days.archive_dir(Path("/d"), d) == Path("/d/processed/events/dt=2014-10-21")
     assert days.partition_name(d) == "ad_events_p20141021"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from include import archive
 from include.batch.extract import PARQUET_SCHEMA, ExtractError, extract_day
 from include.ingest.generator import main as generate
 
@@ -62,25 +63,56 @@ def test_rerun_replaces_the_day_directory(tmp_path: Path):
     assert [p.name for p in Path(second.parquet_path).parent.iterdir()] == ["events.parquet"]
 
 
-def test_archive_source_reads_json_lines_of_the_day(tmp_path: Path):
+def _archive_file(rows: list[dict], path: Path) -> None:
+    """Rows of the extract's output written as the archive contract's Parquet (what the job writes)."""
+    types = {
+        "STRING": pa.string(),
+        "BIGINT": pa.int64(),
+        "INT": pa.int32(),
+        "DECIMAL(18, 6)": pa.decimal128(18, 6),
+    }
+    events = []
+    for row in rows:
+        event = {k: v for k, v in row.items() if k != "event_day"}
+        event["event_time"] = int(row["event_time"].timestamp() * 1000)
+        for n in [1, *range(14, 22)]:
+            event[f"C{n}"] = event.pop(f"c{n}")
+        events.append(event)
+    schema = pa.schema([(c.name, types[c.flink_type]) for c in archive.COLUMNS])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(events, schema=schema), path, compression="zstd")
+
+
+def test_archive_source_reads_the_contract_once_per_event(tmp_path: Path):
+    """Every event of the day once, equal to the Avazu path; a second copy of some events (a job
+    restarted from scratch archives them again) is dropped and counted; other days are left out."""
     src = _gen(tmp_path / "in.csv", 3_000)
     ref = pq.read_table(extract_day(DAY, "avazu", tmp_path / "ref", src, force_reference=True).parquet_path)
-    hour_dir = tmp_path / "data" / "processed" / "events" / "dt=2014-10-21" / "hour=05"
-    hour_dir.mkdir(parents=True)
-    with (hour_dir / "part-0.jsonl").open("w") as fh:
-        for row in ref.to_pylist():
-            event = {k: v for k, v in row.items() if k != "event_day"}
-            event["event_time"] = int(row["event_time"].timestamp() * 1000)
-            event["cost"], event["revenue"] = float(row["cost"]), float(row["revenue"])
-            for n in range(14, 22):
-                event[f"C{n}"] = event.pop(f"c{n}")
-            event["C1"] = event.pop("c1")
-            fh.write(json.dumps(event) + "\n")
-    got = extract_day(DAY, "archive", tmp_path / "data")
+    rows = ref.to_pylist()
+    root = tmp_path / "archive"
+    _archive_file(rows[:2_000], archive.hour_dir(root, DAY, 5) / "part-a-0-0")
+    _archive_file(rows[1_500:], archive.hour_dir(root, DAY, 6) / "part-b-0-0")  # 500 twice
+    (archive.hour_dir(root, DAY, 5) / ".part-a-0-1.inprogress").write_bytes(b"not parquet")
+    (archive.hour_dir(root, DAY, 5) / archive.HOUR_COMPLETE_MARKER).touch()
+    got = extract_day(DAY, "archive", tmp_path / "data", archive_root=root)
     table = pq.read_table(got.parquet_path)
-    assert got.rows == ref.num_rows
+    assert (got.rows, got.duplicates_dropped) == (ref.num_rows, 500)
+    assert got.incomplete_hours == [h for h in range(24) if h != 5]
     key = [("event_time", "ascending"), ("event_id", "ascending")]
     assert table.sort_by(key).equals(ref.sort_by(key))
+
+
+def test_archive_contract_paths_and_markers(tmp_path: Path):
+    assert archive.root_path("file:///var/x/archive") == Path("/var/x/archive")
+    assert archive.root_path("/var/x") == Path("/var/x")
+    with pytest.raises(archive.ArchiveError, match="not a file:// URI"):
+        archive.root_path("s3://bucket/archive")
+    for hour in (0, 7, 23):
+        archive.hour_dir(tmp_path, DAY, hour).mkdir(parents=True)
+        (archive.hour_dir(tmp_path, DAY, hour) / archive.HOUR_COMPLETE_MARKER).touch()
+    assert archive.complete_hours(tmp_path, DAY) == {0, 7, 23}
+    assert archive.missing_hours(tmp_path, DAY, [0, 1, 7]) == [1]
+    assert archive.hour_dir(tmp_path, DAY, 7).name == "hour_of_day=07"
 
 
 def test_missing_inputs_fail_clearly(tmp_path: Path):
@@ -89,4 +121,4 @@ def test_missing_inputs_fail_clearly(tmp_path: Path):
     with pytest.raises(ExtractError, match="not found"):
         extract_day(DAY, "avazu", tmp_path, tmp_path / "nope.csv")
     with pytest.raises(ExtractError, match="no archive for 2014-10-21"):
-        extract_day(DAY, "archive", tmp_path)
+        extract_day(DAY, "archive", tmp_path, archive_root=tmp_path / "archive")

@@ -22,7 +22,7 @@ def test_defaults_come_from_the_settings():
     assert args.group_id == "ad_window_metrics"
     assert args.sink_table == "realtime.ad_window_metrics"
     assert (args.out_of_orderness, args.idle_timeout, args.checkpoint_interval) == (5000, 0, 10_000)
-    assert args.archive_uri == f"file://{cfg['DATA_DIR']}/processed/events"
+    assert args.archive_uri == f"file://{cfg['DATA_DIR']}/processed/archive"
     assert args.checkpoints_uri == f"{cfg['FLINK_CHECKPOINTS_URI']}/ad_window_metrics"
     assert job.parse_args(["--pipeline-name", "other"], cfg).checkpoints_uri.endswith("/checkpoints/other")
     assert args.redis_ttl == 7_200_000

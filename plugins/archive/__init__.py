@@ -1,0 +1,1 @@
+"""Airflow side of the event archive (include/archive.py): waiting for a day to be complete."""
