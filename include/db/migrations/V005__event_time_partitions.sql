@@ -49,7 +49,7 @@ DECLARE
     r record;
 BEGIN
     FOR r IN
-        SELECT c.oid::regclass AS child, c.relname
+        SELECT c.oid::regclass::text AS child
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = p_table
           AND c.relname ~ '_p[0-9]{8}$'
@@ -57,7 +57,7 @@ BEGIN
         ORDER BY c.relname
     LOOP
         EXECUTE format('DROP TABLE %s', r.child);
-        RETURN NEXT r.child::text;
+        RETURN NEXT r.child;
     END LOOP;
 END
 $$;
