@@ -227,17 +227,7 @@ def run_daily_etl(client: AirflowClient, cfg: dict[str, str], hour: datetime) ->
         f"\n    day {day} from the Flink archive, once hours {', '.join(f'{h:02d}' for h in hours)} are complete"
     )
     conf = {"source": "archive", "day": day.isoformat(), "hours": ",".join(map(str, hours))}
-    started = time.monotonic()
-    print(f"==> triggering {ETL_DAG} through the Airflow REST API")
-    run_id, state = client.run_and_wait(ETL_DAG, conf=conf, timeout=600)
-    if state != "success":
-        failed = [t["task_id"] for t in client.task_instances(ETL_DAG, run_id) if t["state"] == "failed"]
-        raise DemoError(
-            f"{ETL_DAG} run {run_id} ended {state} (failed tasks: {', '.join(failed) or 'none'}).\n"
-            f"Read why in the Airflow UI: {client.base_url}/dags/{ETL_DAG}/runs/{run_id}"
-        )
-    print(f"    {run_id}: success in {time.monotonic() - started:.0f}s")
-    extracted = client.xcom(ETL_DAG, run_id, "extract")
+    extracted = run_dag(client, ETL_DAG, "extract", conf=conf)
     print(
         f"    {extracted['rows']} events extracted ({extracted['duplicates_dropped']} duplicate copies "
         f"dropped), validated, loaded into analytics.ad_events; dbt marts built"
