@@ -24,20 +24,17 @@ import streamlit as st  # noqa: E402
 
 from dashboard import metrics as m  # noqa: E402
 from dashboard import queries as q  # noqa: E402
+from include.metrics_contract import MEASURES, RATIO_NAMES, WINDOW_SIZES_S  # noqa: E402
 
-SIZE_LABEL = {60: "1m", 300: "5m"}
+SIZE_LABEL = {s: f"{s // 60}m" for s in WINDOW_SIZES_S}
+LONGEST = max(WINDOW_SIZES_S)  # the Top campaigns table sums the longest windows of the span
 KPIS = ("impressions", "clicks", "ctr", "roas", "cost", "revenue", "cpc", "cpa")
-KPI_TITLE = {
-    "impressions": "Impressions",
-    "clicks": "Clicks",
-    "conversions": "Conversions",
-    "ctr": "CTR",
-    "cpc": "CPC",
-    "cpa": "CPA",
-    "roas": "ROAS",
-    "cost": "Cost",
-    "revenue": "Revenue",
-}
+KPI_TITLE = {**{c: c.capitalize() for c in MEASURES}, **{r: r.upper() for r in RATIO_NAMES}}
+
+
+def _titled(*kpis: str) -> dict[str, str]:
+    """Table headers of these KPI columns, in this order."""
+    return {k: KPI_TITLE[k] for k in kpis}
 
 
 def _cfg() -> dict[str, str]:
@@ -130,7 +127,7 @@ def _live_body() -> None:
         help="Dead letters / (valid + dead letters) on the Kafka topics, from Prometheus.",
     )
 
-    for size_s in q.SIZES:
+    for size_s in WINDOW_SIZES_S:
         latest, prev = data.latest(size_s), data.previous(size_s)
         label = SIZE_LABEL[size_s]
         st.subheader(f"Last {label} window" + (f" · {m.fmt_time(latest.start)}" if latest else ""))
@@ -149,13 +146,13 @@ def _live_body() -> None:
 
     st.subheader("Trends")
     size_s = st.radio(
-        "Window size", q.SIZES, format_func=lambda s: SIZE_LABEL[s], horizontal=True, key="trend"
+        "Window size", WINDOW_SIZES_S, format_func=lambda s: SIZE_LABEL[s], horizontal=True, key="trend"
     )
     rows = data.totals.get(size_s) or []
     if rows:
         frame = pd.DataFrame([w.as_dict() for w in rows]).set_index("window_start").sort_index()
-        charts = st.columns(4)
-        for col, kpi in zip(charts, ("ctr", "cpc", "cpa", "roas"), strict=True):
+        charts = st.columns(len(RATIO_NAMES))
+        for col, kpi in zip(charts, RATIO_NAMES, strict=True):
             col.caption(f"{KPI_TITLE[kpi]} per {SIZE_LABEL[size_s]} window")
             col.line_chart(frame[kpi].astype(float), height=180)
     else:
@@ -163,16 +160,15 @@ def _live_body() -> None:
 
     limit = int(cfg["DASHBOARD_TOP_CAMPAIGNS"])
     st.subheader(
-        f"Top campaigns · {SIZE_LABEL[300]} windows of the last {cfg['DASHBOARD_TREND_MINUTES']} min"
+        f"Top campaigns · {SIZE_LABEL[LONGEST]} windows of the last {cfg['DASHBOARD_TREND_MINUTES']} min"
     )
-    top = data.top_campaigns(300, limit) or data.top_campaigns(60, limit)
+    top: list[dict[str, Any]] = []
+    # The longest windows that have campaign rows: shorter ones close first after a start.
+    for size_s in sorted(WINDOW_SIZES_S, reverse=True):
+        top = top or data.top_campaigns(size_s, limit)
     if top:
-        _table(
-            top,
-            {"key": "Campaign", "impressions": "Impressions", "clicks": "Clicks", "ctr": "CTR",
-             "cost": "Cost", "cpc": "CPC", "cpa": "CPA", "roas": "ROAS"},
-            "top_campaigns",
-        )  # fmt: skip
+        columns = {"key": "Campaign", **_titled("impressions", "clicks", "ctr", "cost", "cpc", "cpa", "roas")}
+        _table(top, columns, "top_campaigns")
     else:
         st.info("No campaign rows in these windows.")
 
@@ -220,11 +216,7 @@ def _daily_body(day_from: date | None, day_to: date | None) -> None:
     if trend:
         frame = pd.DataFrame(trend).set_index("event_day")
         st.line_chart(frame["ctr"].astype(float), height=220)
-        _table(
-            trend,
-            {"event_day": "Day", "impressions": "Impressions", "clicks": "Clicks", "ctr": "CTR"},
-            "ctr_trend",
-        )
+        _table(trend, {"event_day": "Day", **_titled("impressions", "clicks", "ctr")}, "ctr_trend")
 
     sections = (
         ("device", "Device performance", {"device_type": "Device type"}),
@@ -240,12 +232,7 @@ def _daily_body(day_from: date | None, day_to: date | None) -> None:
         if not rows:
             st.info("No rows for these days.")
             continue
-        _table(
-            rows,
-            {**keys, "impressions": "Impressions", "clicks": "Clicks", "ctr": "CTR", "cpc": "CPC",
-             "cpa": "CPA", "roas": "ROAS"},
-            key,
-        )  # fmt: skip
+        _table(rows, {**keys, **_titled("impressions", "clicks", *RATIO_NAMES)}, key)
 
 
 # ------------------------------------------------------------------------------------------ Pipeline

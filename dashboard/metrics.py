@@ -1,5 +1,5 @@
-"""The dashboard's number logic: ratios from sums (docs/design.md "Metric definitions"), aggregation
-of windows, and the exact formatting of every number a page shows (the browser test formats the
+"""The dashboard's number logic: ratios from sums (include/metrics_contract.py, docs/design.md
+"Metric definitions"), aggregation of windows, and the exact formatting of every number a page shows (the browser test formats the
 database's values with the same functions and compares strings).
 
 Pure Python (Decimal, no float on money): importable and testable without Streamlit.
@@ -13,29 +13,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-COUNTS = ("impressions", "clicks", "conversions")
-MONEY = ("cost", "revenue")
-RATIOS = ("ctr", "cpc", "cpa", "roas")
+from include import metrics_contract as contract
+from include.metrics_contract import COUNTS, MEASURES, MONEY, RATIO_NAMES
 
 
-def ratio(numerator: Any, denominator: Any) -> Decimal | None:
-    """numerator / denominator as Decimal; None when the denominator is 0 or unknown (docs/design.md)."""
-    if numerator is None or denominator is None:
-        return None
-    den = Decimal(str(denominator))
-    if den == 0:
-        return None
-    return Decimal(str(numerator)) / den
-
-
-def ratios(impressions: Any, clicks: Any, conversions: Any, cost: Any, revenue: Any) -> dict[str, Any]:
-    """ctr = clicks / impressions, cpc = cost / clicks, cpa = cost / conversions, roas = revenue / cost."""
-    return {
-        "ctr": ratio(clicks, impressions),
-        "cpc": ratio(cost, clicks),
-        "cpa": ratio(cost, conversions),
-        "roas": ratio(revenue, cost),
-    }
+def ratios(
+    impressions: Any, clicks: Any, conversions: Any, cost: Any, revenue: Any
+) -> dict[str, Decimal | None]:
+    """Every ratio of the contract from one set of sums, exact (rounded only when shown)."""
+    return contract.ratios(
+        {"impressions": impressions, "clicks": clicks, "conversions": conversions, "cost": cost,
+         "revenue": revenue}
+    )  # fmt: skip
 
 
 def to_decimal(value: Any) -> Decimal | None:
@@ -69,36 +58,23 @@ class Window:
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> Window:
+        """From a window row (contract column names); ratios stay as stored, never recomputed."""
         return cls(
             size_s=int(row["window_size_s"]),
             start=_utc(row["window_start"]),
             end=_utc(row["window_end"]),
             dimension=str(row["dimension"]),
             value=str(row["dimension_value"]),
-            impressions=int(row["impressions"]),
-            clicks=int(row["clicks"]),
-            conversions=int(row["conversions"]),
-            cost=to_decimal(row["cost"]) or Decimal(0),
-            revenue=to_decimal(row["revenue"]) or Decimal(0),
-            ctr=to_decimal(row.get("ctr")),
-            cpc=to_decimal(row.get("cpc")),
-            cpa=to_decimal(row.get("cpa")),
-            roas=to_decimal(row.get("roas")),
+            **{c: int(row[c]) for c in COUNTS},
+            **{m: to_decimal(row[m]) or Decimal(0) for m in MONEY},
+            **{r: to_decimal(row.get(r)) for r in RATIO_NAMES},
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "window_start": self.start,
             "window_end": self.end,
-            "impressions": self.impressions,
-            "clicks": self.clicks,
-            "conversions": self.conversions,
-            "cost": self.cost,
-            "revenue": self.revenue,
-            "ctr": self.ctr,
-            "cpc": self.cpc,
-            "cpa": self.cpa,
-            "roas": self.roas,
+            **{c: getattr(self, c) for c in (*MEASURES, *RATIO_NAMES)},
         }
 
 
@@ -114,22 +90,12 @@ class Totals:
     revenue: Decimal = field(default_factory=Decimal)
 
     def add(self, w: Window) -> None:
-        self.impressions += w.impressions
-        self.clicks += w.clicks
-        self.conversions += w.conversions
-        self.cost += w.cost
-        self.revenue += w.revenue
+        for measure in MEASURES:
+            setattr(self, measure, getattr(self, measure) + getattr(w, measure))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "impressions": self.impressions,
-            "clicks": self.clicks,
-            "conversions": self.conversions,
-            "cost": self.cost,
-            "revenue": self.revenue,
-            **ratios(self.impressions, self.clicks, self.conversions, self.cost, self.revenue),
-        }
+        sums = {m: getattr(self, m) for m in MEASURES}
+        return {"key": self.key, **sums, **contract.ratios(sums)}
 
 
 def top_by_impressions(windows: Iterable[Window], limit: int) -> list[dict[str, Any]]:
@@ -214,16 +180,12 @@ def freshness_s(latest_end: datetime | None, now: datetime | None = None) -> flo
     return max(0.0, (now - latest_end).total_seconds())
 
 
+# How each ratio reads: a share, money per unit, or a multiple.
+RATIO_FORMATS = {"ctr": fmt_pct, "cpc": fmt_money, "cpa": fmt_money, "roas": fmt_ratio}
 KPI_FORMATS = {
-    "impressions": fmt_int,
-    "clicks": fmt_int,
-    "conversions": fmt_int,
-    "cost": fmt_money,
-    "revenue": fmt_money,
-    "ctr": fmt_pct,
-    "cpc": fmt_money,
-    "cpa": fmt_money,
-    "roas": fmt_ratio,
+    **{c: fmt_int for c in COUNTS},
+    **{m: fmt_money for m in MONEY},
+    **{r: RATIO_FORMATS[r] for r in RATIO_NAMES},  # a ratio added to the contract fails here
 }
 
 

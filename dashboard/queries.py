@@ -1,11 +1,12 @@
 """Where every dashboard number comes from: Redis first, PostgreSQL as fallback, the dbt marts, and
 Prometheus. No Streamlit here: every function is importable and testable on its own.
 
-Live windows: Redis keys of the Flink job (docs/realtime.md, include/flink_jobs/ad_window_metrics/
-redis_cache.py): ``{p}:windows:{size}`` (ZSET of window starts, epoch ms) and
-``{p}:win:{size}:{start}:{dimension}`` (HASH dimension value -> JSON row). When Redis is down or has
+Live windows: the Flink job's Redis cache, read through the key helpers of its writer
+(``index_key``: ZSET of window starts, epoch ms; ``window_key``: HASH dimension value -> JSON row;
+include/flink_jobs/ad_window_metrics/redis_cache.py, docs/realtime.md). When Redis is down or has
 no window, the same rows come from ``realtime.ad_window_metrics`` (setting DASHBOARD_WINDOW_TABLE),
-read as the least-privilege dashboard login (PG_DASHBOARD_USER).
+read as the least-privilege dashboard login (PG_DASHBOARD_USER). Column and ratio names, window
+sizes: include/metrics_contract.py.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from typing import Any
 
 from dashboard.metrics import Window, top_by_impressions
 from include import config
+from include import metrics_contract as contract
+from include.flink_jobs.ad_window_metrics.redis_cache import index_key, window_key
+from include.metrics_contract import ALL_DIMENSION, MEASURES, RATIO_NAMES, WINDOW_SIZES_S
 
-SIZES = (60, 300)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-WINDOW_COLUMNS = (
-    "window_size_s, window_start, window_end, dimension, dimension_value, impressions, clicks, "
-    "conversions, cost, revenue, ctr, cpc, cpa, roas"
-)
+WINDOW_COLUMNS = ", ".join(contract.WINDOW_COLUMNS)
+CAMPAIGN = "campaign"  # the breakdown the Live page ranks
 
 
 # ------------------------------------------------------------------------------------ connections
@@ -113,8 +114,7 @@ def _redis_doc_to_window(
             "window_end": doc.get("window_end", start_ms + size_s * 1000),
             "dimension": dimension,
             "dimension_value": value,
-            **{k: doc.get(k) for k in ("impressions", "clicks", "conversions", "cost", "revenue")},
-            **{k: doc.get(k) for k in ("ctr", "cpc", "cpa", "roas")},
+            **{k: doc.get(k) for k in (*MEASURES, *RATIO_NAMES)},
         }
     )
 
@@ -122,22 +122,22 @@ def _redis_doc_to_window(
 def live_from_redis(client: Any, prefix: str, minutes: int) -> LiveData:
     """Newest windows of both sizes from the Flink job's Redis cache (empty LiveData if none)."""
     data = LiveData(source="redis")
-    for size_s in SIZES:
+    for size_s in WINDOW_SIZES_S:
         n = windows_per_span(size_s, minutes)
-        starts = [int(s) for s in client.zrevrange(f"{prefix}:windows:{size_s}", 0, n - 1)]
+        starts = [int(s) for s in client.zrevrange(index_key(prefix, size_s), 0, n - 1)]
         pipe = client.pipeline(transaction=False)
         for start in starts:
-            pipe.hget(f"{prefix}:win:{size_s}:{start}:all", "")
-            pipe.hgetall(f"{prefix}:win:{size_s}:{start}:campaign")
+            pipe.hget(window_key(prefix, size_s, start, ALL_DIMENSION), "")
+            pipe.hgetall(window_key(prefix, size_s, start, CAMPAIGN))
         replies = pipe.execute() if starts else []
         totals, campaigns = [], []
         for i, start in enumerate(starts):
             total, by_campaign = replies[2 * i], replies[2 * i + 1]
             if total:
-                totals.append(_redis_doc_to_window(size_s, start, "all", "", json.loads(total)))
+                totals.append(_redis_doc_to_window(size_s, start, ALL_DIMENSION, "", json.loads(total)))
             for value, doc in (by_campaign or {}).items():
                 campaigns.append(
-                    _redis_doc_to_window(size_s, start, "campaign", value.decode(), json.loads(doc))
+                    _redis_doc_to_window(size_s, start, CAMPAIGN, value.decode(), json.loads(doc))
                 )
         data.totals[size_s] = totals
         data.campaigns[size_s] = campaigns
@@ -147,13 +147,13 @@ def live_from_redis(client: Any, prefix: str, minutes: int) -> LiveData:
 def live_from_postgres(conn: Any, table: str, minutes: int) -> LiveData:
     """The same windows from PostgreSQL: newest N per size, campaigns of the same span."""
     data = LiveData(source="postgresql")
-    for size_s in SIZES:
+    for size_s in WINDOW_SIZES_S:
         n = windows_per_span(size_s, minutes)
         with conn.cursor() as cur:
             cur.execute(
-                f"SELECT {WINDOW_COLUMNS} FROM {table} WHERE window_size_s = %s AND dimension = 'all' "
+                f"SELECT {WINDOW_COLUMNS} FROM {table} WHERE window_size_s = %s AND dimension = %s "
                 "ORDER BY window_start DESC LIMIT %s",
-                (size_s, n),
+                (size_s, ALL_DIMENSION, n),
             )
             cols = [d.name for d in cur.description]
             totals = [Window.from_mapping(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
@@ -161,8 +161,8 @@ def live_from_postgres(conn: Any, table: str, minutes: int) -> LiveData:
             if totals:
                 cur.execute(
                     f"SELECT {WINDOW_COLUMNS} FROM {table} WHERE window_size_s = %s "
-                    "AND dimension = 'campaign' AND window_start BETWEEN %s AND %s",
-                    (size_s, totals[-1].start, totals[0].start),
+                    "AND dimension = %s AND window_start BETWEEN %s AND %s",
+                    (size_s, CAMPAIGN, totals[-1].start, totals[0].start),
                 )
                 cols = [d.name for d in cur.description]
                 campaigns = [Window.from_mapping(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
@@ -199,10 +199,14 @@ def load_live(
 
 # ------------------------------------------------------------------------------------ daily marts
 
+# Sums over several days: their ratios are taken from these sums by load_daily, never averaged.
+_SUMS = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
+_SUMMED = ("device", "category", "banner")
+
 MART_QUERIES: dict[str, str] = {
     "days": "SELECT event_day FROM analytics.fct_daily_metrics ORDER BY event_day DESC LIMIT %(limit)s",
     "daily": (
-        "SELECT event_day, impressions, clicks, conversions, cost, revenue, ctr, cpc, cpa, roas "
+        f"SELECT event_day, {', '.join((*MEASURES, *RATIO_NAMES))} "
         "FROM analytics.fct_daily_metrics WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
         "ORDER BY event_day"
     ),
@@ -211,20 +215,17 @@ MART_QUERIES: dict[str, str] = {
         "WHERE event_day BETWEEN %(day_from)s AND %(day_to)s ORDER BY event_day"
     ),
     "device": (
-        "SELECT device_type, sum(impressions) AS impressions, sum(clicks) AS clicks, "
-        "sum(conversions) AS conversions, sum(cost) AS cost, sum(revenue) AS revenue "
+        f"SELECT device_type, {_SUMS} "
         "FROM analytics.mart_device_performance WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
         "GROUP BY device_type ORDER BY impressions DESC, device_type"
     ),
     "category": (
-        "SELECT traffic_type, category, sum(impressions) AS impressions, sum(clicks) AS clicks, "
-        "sum(conversions) AS conversions, sum(cost) AS cost, sum(revenue) AS revenue "
+        f"SELECT traffic_type, category, {_SUMS} "
         "FROM analytics.mart_category_analysis WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
         "GROUP BY traffic_type, category ORDER BY impressions DESC, traffic_type, category LIMIT 15"
     ),
     "banner": (
-        "SELECT banner_pos, sum(impressions) AS impressions, sum(clicks) AS clicks, "
-        "sum(conversions) AS conversions, sum(cost) AS cost, sum(revenue) AS revenue "
+        f"SELECT banner_pos, {_SUMS} "
         "FROM analytics.mart_banner_position WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
         "GROUP BY banner_pos ORDER BY banner_pos"
     ),
@@ -269,8 +270,6 @@ def load_daily(
     "Metric definitions").
     A missing mart (dbt has not built it yet) is an entry in ``errors``, not an exception.
     """
-    from dashboard.metrics import ratios
-
     cfg = cfg or settings()
     with pg_factory(cfg) as conn:
         if day_to is None or day_from is None:
@@ -292,9 +291,9 @@ def load_daily(
             except Exception as exc:
                 data.errors[name] = _short(exc)
                 continue
-            if name in ("device", "category", "banner"):
+            if name in _SUMMED:
                 for r in rows:
-                    r.update(ratios(r["impressions"], r["clicks"], r["conversions"], r["cost"], r["revenue"]))
+                    r.update(contract.ratios(r))
             data.tables[name] = rows
         return data
 

@@ -145,8 +145,10 @@ def cached_windows(cfg: dict[str, str], size_s: int, starts: list[int]) -> int:
     """How many of the windows starting at ``starts`` (epoch ms) the Redis cache holds."""
     import redis
 
+    from include.flink_jobs.ad_window_metrics.redis_cache import index_key
+
     client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]))
-    index = f"{cfg['REDIS_WINDOW_PREFIX']}:windows:{size_s}"
+    index = index_key(cfg["REDIS_WINDOW_PREFIX"], size_s)
     return sum(client.zscore(index, str(start)) is not None for start in starts)
 
 

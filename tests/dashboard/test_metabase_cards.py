@@ -1,17 +1,20 @@
 """Metabase dashboards as code (local_stack/docker/metabase/): every card's SQL runs on the marts of
-the local PostgreSQL as the read-only dashboard login and returns rows; the provisioning script
-creates every card and one dashboard holding them (against a fake Metabase API: Metabase itself
-runs only in docker-compose.yaml)."""
+the local PostgreSQL as the read-only dashboard login and returns rows whose ratios are the metric
+contract's (include/metrics_contract.py); the provisioning script creates every card and one
+dashboard holding them (against a fake Metabase API: Metabase itself runs only in
+docker-compose.yaml)."""
 
 from __future__ import annotations
 
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from include import config
+from include import metrics_contract as contract
 
 REPO = Path(__file__).resolve().parents[2]
 METABASE = REPO / "local_stack" / "docker" / "metabase"
@@ -35,19 +38,48 @@ def test_every_issue_card_exists() -> None:
             assert card.x and card.y, f"{card.name}: a chart needs x and y"
 
 
+def run_card(card: provision.Card) -> list[dict[str, Any]]:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(config.pg_dsn("PG_DASHBOARD"), row_factory=dict_row) as conn:
+        return conn.execute(card.sql).fetchall()
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("card", CARDS, ids=lambda c: c.name)
 def test_card_sql_returns_rows_on_the_marts(card: provision.Card, seeded_marts: Any) -> None:
-    import psycopg
-
-    with psycopg.connect(config.pg_dsn("PG_DASHBOARD")) as conn:
-        cur = conn.execute(card.sql)
-        columns = [d.name for d in cur.description]
-        rows = cur.fetchall()
+    rows = run_card(card)
     assert rows, f"{card.name}: no rows"
     assert set(card.x + card.y) <= set(
-        columns
-    ), f"{card.name}: chart columns {card.x + card.y} not in {columns}"
+        rows[0]
+    ), f"{card.name}: chart columns {card.x + card.y} not in {list(rows[0])}"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("card", CARDS, ids=lambda c: c.name)
+def test_card_ratios_are_the_contract_ratios_of_its_rows(card: provision.Card, seeded_marts: Any) -> None:
+    rows = run_card(card)
+    shown = [r for r in contract.RATIOS if {r.name, r.numerator, r.denominator} <= set(rows[0])]
+    assert shown, f"{card.name}: shows no ratio with its numerator and denominator"
+    for row in rows:
+        for r in shown:
+            want, got = contract.ratio(row[r.numerator], row[r.denominator]), row[r.name]
+            if want is None or got is None:
+                assert got is want, f"{card.name} {r.name} of {row}"
+            else:  # PostgreSQL rounds at the scale it picks: the exact value, rounded there
+                assert got == want.quantize(
+                    Decimal(1).scaleb(got.as_tuple().exponent), ROUND_HALF_UP
+                ), f"{card.name} {r.name} of {row}"
+
+
+def test_only_a_card_summing_days_writes_a_formula() -> None:
+    for card in CARDS:
+        code = "\n".join(line for line in card.sql.splitlines() if not line.lstrip().startswith("--"))
+        if "/" in code:
+            assert (
+                "sum(" in code and "ratio of those sums" in card.description
+            ), f"{card.name}: read the ratios of a mart of the right grain, or sum first and say so"
 
 
 class FakeMetabase:

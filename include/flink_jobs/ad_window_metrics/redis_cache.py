@@ -33,7 +33,14 @@ import time
 from decimal import Decimal
 from typing import Any
 
-METRIC_COLUMNS = ("impressions", "clicks", "conversions", "cost", "revenue", "ctr", "cpc", "cpa", "roas")
+from include.metrics_contract import COUNTS, MONEY, RATIO_NAMES
+
+# This module is pickled by value into Flink's Python worker, which cannot import ``include``: the
+# functions below may use the contract's constants (plain tuples, pickled with them) but must not
+# call into another module of this package. The key formats are therefore defined here, and the
+# dashboard and the demo import them from this module (include/metrics_contract.py says so).
+_DECIMALS = (*MONEY, *RATIO_NAMES)  # written as text with 6 decimals: money never becomes a float
+METRIC_COLUMNS = (*COUNTS, *_DECIMALS)
 UDF_NAME = "cache_windows_in_redis"
 # window_size_s comes last on purpose: the planner folds it into a constant, and PyFlink's pandas
 # UDF runner takes the batch length from the first argument, which must therefore be a column.
@@ -48,10 +55,12 @@ UDF_ARGUMENTS = (
 
 
 def window_key(prefix: str, size_s: int, start_ms: int, dimension: str) -> str:
+    """The HASH of one window's rows of one dimension (field: dimension value)."""
     return f"{prefix}:win:{size_s}:{start_ms}:{dimension}"
 
 
 def index_key(prefix: str, size_s: int) -> str:
+    """The ZSET of the cached window starts of one size."""
     return f"{prefix}:windows:{size_s}"
 
 
@@ -77,10 +86,8 @@ def entries(rows: list[dict[str, Any]], prefix: str) -> list[tuple[str, str, str
     for row in rows:
         size_s, start_ms = int(row["window_size_s"]), _epoch_ms(row["window_start"])
         doc = {
-            "impressions": int(row["impressions"]),
-            "clicks": int(row["clicks"]),
-            "conversions": int(row["conversions"]),
-            **{m: _money(row[m]) for m in ("cost", "revenue", "ctr", "cpc", "cpa", "roas")},
+            **{c: int(row[c]) for c in COUNTS},
+            **{m: _money(row[m]) for m in _DECIMALS},
             "window_end": _epoch_ms(row["window_end"]),
         }
         out.append(

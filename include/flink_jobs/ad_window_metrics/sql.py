@@ -44,24 +44,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from include import archive
+from include import metrics_contract as contract
 from include.ingest.end_of_input import HEARTBEAT_HEADER  # one name for the producer and the job
-
-DIMENSIONS: tuple[str, ...] = ("campaign", "device_type", "site_category", "app_category", "banner_pos")
-WINDOW_SIZES_S: tuple[int, ...] = (60, 300)
 
 # (property, JSON type) of the event schema, in schema order: job.py and the tests read them from
 # include/schemas/ad_event.schema.json with :func:`schema_properties`.
 Properties = Sequence[tuple[str, str]]
 
-# Column of the event behind each dimension (device_type and banner_pos are integers in the event;
-# the job carries every dimension value as text).
-_DIMENSION_COLUMNS: dict[str, str] = {
-    "campaign": "campaign_id",
-    "device_type": "device_type",
-    "site_category": "site_category",
-    "app_category": "app_category",
-    "banner_pos": "banner_pos",
-}
 _TS_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"  # include.ingest.events.utc_timestamp's shape
 _NEEDED = (
     "event_id", "event_time", "click", "conversion", "cost", "revenue",
@@ -369,79 +358,72 @@ GROUP BY window_start, window_end, window_time,
     campaign_id, device_type, site_category, app_category, banner_pos"""
 
 
-def _ratio(numerator: str, denominator: str) -> str:
-    """numerator / denominator rounded half-up to 6 decimals; NULL when the denominator is 0."""
-    return f"CAST({numerator} / NULLIF({denominator}, 0) AS DECIMAL(18, 6))"
+def _decimal_operand(measure: str) -> str:
+    """A summed measure as a division operand: counts are BIGINT, so they become exact
+    DECIMAL(19, 0) first (the division is then DECIMAL, never integer); money already is DECIMAL."""
+    return f"CAST({measure} AS DECIMAL(19, 0))" if measure in contract.COUNTS else measure
+
+
+def _ratio(ratio: contract.Ratio) -> str:
+    """The ratio column as the stream stores it: the exact quotient cast to the ratio type
+    (rounded half-up to 6 decimals), NULL when the denominator is 0 (include/metrics_contract.py)."""
+    numerator, denominator = _decimal_operand(ratio.numerator), _decimal_operand(ratio.denominator)
+    return f"CAST({numerator} / NULLIF({denominator}, 0) AS {contract.STREAM_RATIO_SQL_TYPE}) AS {ratio.name}"
 
 
 def _one_size(combos: str, size_s: int) -> str:
-    columns = [_DIMENSION_COLUMNS[d] for d in DIMENSIONS]
+    # device_type and banner_pos are integers in the event; the job carries every value as text.
+    columns = list(contract.DIMENSIONS.values())
     dimension = "\n".join(
-        f"            WHEN GROUPING({col}) = 0 THEN {_quote(dim)}" for dim, col in _DIMENSION_COLUMNS.items()
+        f"            WHEN GROUPING({col}) = 0 THEN {_quote(dim)}" for dim, col in contract.DIMENSIONS.items()
     )
     grouping_sets = ", ".join(["()", *(f"({c})" for c in columns)])
+    sums = ",\n        ".join(
+        [
+            *(f"SUM({c}) AS {c}" for c in contract.COUNTS),
+            *(f"CAST(SUM({m}) AS {contract.MONEY_SQL_TYPE}) AS {m}" for m in contract.MONEY),
+        ]
+    )
     return f"""SELECT
         {size_s} AS window_size_s, window_start, window_end,
         CASE
 {dimension}
-            ELSE 'all'
+            ELSE {_quote(contract.ALL_DIMENSION)}
         END AS dimension,
         COALESCE({", ".join(columns)}, '') AS dimension_value,
-        SUM(impressions) AS impressions,
-        SUM(clicks) AS clicks,
-        SUM(conversions) AS conversions,
-        CAST(SUM(cost) AS DECIMAL(18, 6)) AS cost,
-        CAST(SUM(revenue) AS DECIMAL(18, 6)) AS revenue
+        {sums}
     FROM TABLE(TUMBLE(TABLE {combos}, DESCRIPTOR(combo_time), INTERVAL '{size_s // 60}' MINUTE))
     GROUP BY window_start, window_end, GROUPING SETS ({grouping_sets})"""
 
 
 def window_metrics_query(combos: str = "window_combos_1m") -> str:
     """Level 2: the ``realtime.ad_window_metrics`` rows (without ``updated_at``, set by PostgreSQL)."""
-    union = "\n    UNION ALL\n    ".join(_one_size(combos, s) for s in WINDOW_SIZES_S)
+    union = "\n    UNION ALL\n    ".join(_one_size(combos, s) for s in contract.WINDOW_SIZES_S)
+    ratios = ",\n    ".join(_ratio(r) for r in contract.RATIOS)
     return f"""SELECT
     CAST(window_size_s AS INT) AS window_size_s, window_start, window_end, dimension, dimension_value,
-    impressions, clicks, conversions, cost, revenue,
-    {_ratio("CAST(clicks AS DECIMAL(19, 0))", "CAST(impressions AS DECIMAL(19, 0))")} AS ctr,
-    {_ratio("cost", "CAST(clicks AS DECIMAL(19, 0))")} AS cpc,
-    {_ratio("cost", "CAST(conversions AS DECIMAL(19, 0))")} AS cpa,
-    {_ratio("revenue", "cost")} AS roas
+    {", ".join(contract.MEASURES)},
+    {ratios}
 FROM (
     {union}
 )"""
 
 
-METRICS_COLUMNS: tuple[str, ...] = (
-    "window_size_s",
-    "window_start",
-    "window_end",
-    "dimension",
-    "dimension_value",
-    "impressions",
-    "clicks",
-    "conversions",
-    "cost",
-    "revenue",
-    "ctr",
-    "cpc",
-    "cpa",
-    "roas",
-)
+METRICS_COLUMNS: tuple[str, ...] = contract.WINDOW_COLUMNS
+"""The window row in table order: what the sinks and the tests select from ``window_metrics``."""
 
-_METRICS_SCHEMA = """    window_size_s INT NOT NULL,
-    window_start TIMESTAMP(3) NOT NULL,
-    window_end TIMESTAMP(3) NOT NULL,
-    dimension STRING NOT NULL,
-    dimension_value STRING NOT NULL,
-    impressions BIGINT,
-    clicks BIGINT,
-    conversions BIGINT,
-    cost DECIMAL(18, 6),
-    revenue DECIMAL(18, 6),
-    ctr DECIMAL(18, 6),
-    cpc DECIMAL(18, 6),
-    cpa DECIMAL(18, 6),
-    roas DECIMAL(18, 6)"""
+# Flink types of the sink's columns; the window's own columns are NOT NULL, as in the table.
+_SINK_TYPES: dict[str, str] = {
+    "window_size_s": "INT NOT NULL",
+    "window_start": "TIMESTAMP(3) NOT NULL",
+    "window_end": "TIMESTAMP(3) NOT NULL",
+    "dimension": "STRING NOT NULL",
+    "dimension_value": "STRING NOT NULL",
+    **{c: "BIGINT" for c in contract.COUNTS},
+    **{m: contract.MONEY_SQL_TYPE for m in contract.MONEY},
+    **{r: contract.STREAM_RATIO_SQL_TYPE for r in contract.RATIO_NAMES},
+}
+_METRICS_SCHEMA = ",\n".join(f"    {c} {_SINK_TYPES[c]}" for c in METRICS_COLUMNS)
 
 
 def jdbc_sink_ddl(table: str, *, url: str, sink_table: str, username: str, password: str) -> str:
@@ -466,7 +448,7 @@ def jdbc_sink_ddl(table: str, *, url: str, sink_table: str, username: str, passw
     }
     return f"""CREATE TEMPORARY TABLE {table} (
 {_METRICS_SCHEMA},
-    PRIMARY KEY (window_size_s, window_start, dimension, dimension_value) NOT ENFORCED
+    PRIMARY KEY ({', '.join(contract.WINDOW_KEY)}) NOT ENFORCED
 ) WITH (
     {_with(options)}
 )"""

@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from include.flink_jobs.ad_window_metrics.oracle import Key, WindowRow
+from include.metrics_contract import WINDOW_COLUMNS
 
 TABLE = "realtime.ad_window_metrics"
-# WindowRow's fields, in order (updated_at aside).
-COLUMNS = (
-    "window_size_s, window_start, window_end, dimension, dimension_value, impressions, clicks, "
-    "conversions, cost, revenue, ctr, cpc, cpa, roas"
-)
+# The contract's window row, which the oracle's WindowRow mirrors field by field
+# (tests/include/test_metrics_contract.py), so each row converts positionally.
+COLUMNS = ", ".join(WINDOW_COLUMNS)
 
 
 def read_rows(

@@ -8,7 +8,7 @@ select
     sum(clicks) filter (where traffic_type = 'app') as app_clicks,
     sum(conversions) as conversions,
     sum(impressions) as impressions,
-    {{ safe_divide('sum(clicks)', 'sum(impressions)') }} as ctr
+    {{ ad_metrics(impressions='sum(impressions)', clicks='sum(clicks)', only=['ctr']) }}
 from {{ ref('int_hourly_agg') }}
 where {{ day_filter() }}
 group by 1

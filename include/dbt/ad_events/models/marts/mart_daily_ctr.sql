@@ -5,7 +5,7 @@ select
     event_day,
     sum(impressions) as impressions,
     sum(clicks) as clicks,
-    {{ safe_divide('sum(clicks)', 'sum(impressions)') }} as ctr
+    {{ ad_metrics(impressions='sum(impressions)', clicks='sum(clicks)', only=['ctr']) }}
 from {{ ref('int_hourly_agg') }}
 where {{ day_filter() }}
 group by 1
