@@ -1,8 +1,11 @@
-"""Static checks of docker-compose.yaml and the compose-only files under local_stack/docker/.
+"""Static checks of docker-compose.yaml and the files under local_stack/docker/.
 
 No Docker engine is needed (none runs on the development machines or in CI): the file is parsed
 with PyYAML and checked against the repository. Where the ``docker compose`` plugin is installed,
-``docker compose config -q`` validates it against the Compose schema as well.
+``docker compose config -q`` validates it against the Compose schema as well. Each component has one
+definition for both stacks: the compose configuration files are renderings of the local stack's
+templates (local_stack/bin/render_configs.py), checked to be current and to differ from the local
+renderings only in hosts, ports and paths.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import re
 import sys
 import xml.etree.ElementTree as ET
+from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -76,11 +80,9 @@ _VAR = re.compile(
 )
 
 
-def _load_config_module() -> ModuleType:
-    """include/config.py (standard library only), loaded from its path, whatever sys.path is."""
-    spec = importlib.util.spec_from_file_location(
-        "adevents_config_for_compose_test", REPO / "include/config.py"
-    )
+def _load_module(name: str, path: Path) -> ModuleType:
+    """A standard-library-only module of the repository, loaded from its path, whatever sys.path is."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -88,7 +90,8 @@ def _load_config_module() -> ModuleType:
     return module
 
 
-CONFIG = _load_config_module()
+CONFIG = _load_module("adevents_config_for_compose_test", REPO / "include/config.py")
+RENDER = _load_module("adevents_render_configs_for_compose_test", REPO / "local_stack/bin/render_configs.py")
 SETTINGS = {s.name: s for s in CONFIG.SETTINGS}
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
@@ -171,6 +174,19 @@ def _pom_properties(path: Path) -> dict[str, str]:
     props = root.find("m:properties", ns)
     assert props is not None, f"{path}: no <properties>"
     return {child.tag.split("}", 1)[1]: (child.text or "").strip() for child in props}
+
+
+def _pom_flink_lib_artifacts(path: Path) -> list[tuple[str, str, str]]:
+    """(group, artifact, version) of the pom's artifactItems copied into flink-lib."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = _pom_properties(path)
+    items = []
+    for item in ET.parse(path).getroot().iterfind(".//m:artifactItem", ns):
+        field = {child.tag.split("}", 1)[1]: (child.text or "").strip() for child in item}
+        if field.get("outputDirectory", "").endswith("/flink-lib"):
+            version = re.sub(r"\$\{([^}]+)\}", lambda m: props[m.group(1)], field["version"])
+            items.append((field["groupId"], field["artifactId"], version))
+    return items
 
 
 def _dockerfile_args(path: Path) -> dict[str, str]:
@@ -450,17 +466,19 @@ def test_flink_dockerfile_agrees_with_flink_txt_and_pom() -> None:
     assert re.search(
         rf"^FROM flink:{re.escape(pyflink)}-java17\s*$", dockerfile.read_text(), re.M
     ), "the Flink image must be the same Flink version as PyFlink"
-    assert args["FLINK_KAFKA_CONNECTOR_VERSION"] == pom["flink.kafka.connector.version"]
-    assert args["FLINK_JDBC_CONNECTOR_VERSION"] == pom["flink.jdbc.connector.version"]
-    assert args["POSTGRESQL_JDBC_VERSION"] == pom["postgresql.jdbc.version"]
     text = dockerfile.read_text()
-    for artifact, arg in (
-        ("flink-sql-connector-kafka", "FLINK_KAFKA_CONNECTOR_VERSION"),
-        ("flink-connector-jdbc-core", "FLINK_JDBC_CONNECTOR_VERSION"),
-        ("flink-connector-jdbc-postgres", "FLINK_JDBC_CONNECTOR_VERSION"),
-        ("postgresql", "POSTGRESQL_JDBC_VERSION"),
-    ):
-        assert f"/{artifact}/${{{arg}}}/{artifact}-${{{arg}}}.jar" in text, f"{artifact} is not downloaded"
+    # Every jar the local stack puts into Flink's lib (connectors, the Parquet format) at its version.
+    jars = _pom_flink_lib_artifacts(REPO / "local_stack/jvm/pom.xml")
+    assert {"flink-sql-connector-kafka", "flink-parquet"} <= {artifact for _, artifact, _ in jars}
+    for group, artifact, version in jars:
+        m = re.search(
+            rf'"{re.escape(group.replace(".", "/"))}/{re.escape(artifact)}/\$\{{(\w+)\}}/{re.escape(artifact)}-\$\{{\1\}}\.jar"',
+            text,
+        )
+        assert m, f"the Flink image does not download {group}:{artifact} (local_stack/jvm/pom.xml)"
+        assert (
+            args[m.group(1)] == version
+        ), f"{artifact}: {m.group(1)}={args[m.group(1)]}, the pom says {version}"
     assert '"apache-flink==${PYFLINK_VERSION}"' in text
     # The connector builds name the Flink minor they target (4.0.1-2.0 -> Flink 2.0).
     flink_minor = ".".join(pyflink.split(".")[:2])
@@ -533,7 +551,7 @@ def test_dockerfile_copy_sources_exist_in_the_context(name: str) -> None:
 
 def _jmx_metric_names() -> set[str]:
     """Metric names the Kafka JMX exporter rules can produce (alternations of $1 expanded)."""
-    rules = yaml.safe_load((DOCKER_DIR / "kafka" / "jmx-exporter.yml").read_text())
+    rules = yaml.safe_load((REPO / "local_stack/conf/kafka/jmx_exporter.yaml").read_text())
     names: set[str] = set()
     for rule in rules["rules"]:
         template = rule["name"]
@@ -581,7 +599,7 @@ def test_grafana_dashboard_panels_all_query_prometheus(path: Path) -> None:
             assert datasource and datasource["uid"] in uids, f"{panel.get('title')!r}: unknown data source"
             # Raw broker metrics (a recorded series such as adevents:kafka_messages_in:per_min is not one).
             for metric in re.findall(r"(?<![:\w])kafka_\w+", expr):
-                assert metric in jmx, f"{metric} is not produced by kafka/jmx-exporter.yml"
+                assert metric in jmx, f"{metric} is not produced by local_stack/conf/kafka/jmx_exporter.yaml"
 
 
 def test_dashboard_covers_the_platform() -> None:
@@ -608,15 +626,19 @@ def test_prometheus_scrapes_compose_services() -> None:
     for job in jobs.values():
         for config in job["static_configs"]:
             for target in config["targets"]:
-                host = target.split(":")[0]
-                assert host == "localhost" or host in SERVICES, f"{job['job_name']}: {target} is no service"
-    # Compose-only platform rules, plus the pipeline rules shared with the local stack (mounted).
-    assert prometheus["rule_files"] == ["/etc/prometheus/rules/*.yml", "/etc/prometheus-rules/*.yml"]
-    shared = "./local_stack/monitoring/rules/pipeline.yml:/etc/prometheus-rules/pipeline.yml:ro"
-    assert shared in SERVICES["prometheus"]["volumes"]
-    rules = sorted((DOCKER_DIR / "prometheus" / "rules").glob("*.yml"))
-    assert rules
-    rules.append(REPO / "local_stack/monitoring/rules/pipeline.yml")
+                host, port = target.split(":")
+                assert host in SERVICES, f"{job['job_name']}: {target} is no service"
+                listens = {str(p).rsplit(":", 1)[1] for p in SERVICES[host].get("ports", [])}
+                assert (
+                    port in listens
+                ), f"{job['job_name']}: {host} does not listen on {port} ({sorted(listens)})"
+    # The rules of local_stack/monitoring/rules/, rendered next to prometheus.yml (mounted with it).
+    assert prometheus["rule_files"] == ["*.rules.yml"]
+    assert "./local_stack/docker/prometheus:/etc/prometheus:ro" in SERVICES["prometheus"]["volumes"]
+    rules = sorted((DOCKER_DIR / "prometheus").glob("*.rules.yml"))
+    assert {p.name for p in rules} == {
+        f"{p.stem}.rules.yml" for p in (REPO / "local_stack/monitoring/rules").glob("*.yml")
+    }
     jmx = _jmx_metric_names()
     for path in rules:
         for group in yaml.safe_load(path.read_text())["groups"]:
@@ -634,6 +656,118 @@ def test_alertmanager_takes_the_webhook_from_a_file() -> None:
     slack = config["receivers"][0]["slack_configs"][0]
     assert "api_url" not in slack and slack["api_url_file"] == "/tmp/slack_webhook_url"
     assert "/tmp/slack_webhook_url" in " ".join(SERVICES["alertmanager"]["command"])
+
+
+# ------------------------------------------------------------------------------ one definition per component
+
+COMPOSE_RENDERINGS = RENDER.compose_sources()
+# Files of local_stack/docker/ that are compose's own (image builds, one-shot scripts, Grafana's data
+# source and provider, Metabase): anything else there must be a rendering.
+COMPOSE_ONLY_FILES = (
+    "README.md",
+    "init-env.sh",
+    "airflow/*",
+    "streamlit/*",
+    "flink/Dockerfile",
+    "flink/adevents-entrypoint.sh",
+    "kafka/fetch-jmx-agent.sh",
+    "postgres/provision.sh",
+    "grafana/provisioning/*",
+    "metabase/*",
+)
+# The local stack's definitions that compose mounts as they are (they name no host, port or path).
+SHARED_AS_IS = {
+    "kafka": "./local_stack/conf/kafka/jmx_exporter.yaml",
+    "pipeline-exporter": "./local_stack/conf/pipeline-exporter/queries.yaml",
+    "slack-sink": "./local_stack/slack_sink.py",
+}
+# All that may differ between the two renderings of a definition: hosts, ports and paths.
+PER_TARGET = (
+    set(RENDER.SERVICE_HOSTS)
+    | set(RENDER.COMPOSE_PATHS)
+    | {name for name in SETTINGS if name.endswith("_PORT")}
+    | {n for n, s in SETTINGS.items() if "{DATA_DIR}" in s.default or "{PROJECT_ROOT}" in s.default}
+)
+LOCAL_VALUES = RENDER.local_values(CONFIG.resolve({}))
+
+
+def _line_pattern(line: str) -> re.Pattern[str]:
+    """A template line with its per-target values left open and every other value the local one."""
+    parts, last = [], 0
+    for m in RENDER.NAME_PATTERN.finditer(line):
+        name = m.group(1)
+        parts += [
+            re.escape(line[last : m.start()]),
+            ".+?" if name in PER_TARGET else re.escape(LOCAL_VALUES[name]),
+        ]
+        last = m.end()
+    return re.compile("".join([*parts, re.escape(line[last:])]))
+
+
+@pytest.mark.parametrize("rel", _params(COMPOSE_RENDERINGS))
+def test_compose_renderings_are_current(rel: str) -> None:
+    src = COMPOSE_RENDERINGS[rel]
+    assert RENDER.is_template(src), f"{src} is no template: mount it as it is"
+    assert (DOCKER_DIR / rel).read_text() == RENDER.substitute(src, RENDER.compose_values()), (
+        f"local_stack/docker/{rel} is not {src.relative_to(REPO)} as rendered now: "
+        "run python3 local_stack/bin/render_configs.py --target compose (never edit the rendering)"
+    )
+
+
+@pytest.mark.parametrize("rel", _params(COMPOSE_RENDERINGS))
+def test_compose_and_local_renderings_differ_only_in_hosts_ports_and_paths(rel: str) -> None:
+    src = COMPOSE_RENDERINGS[rel]
+    template = src.read_text().splitlines()
+    local = RENDER.substitute(src, LOCAL_VALUES).splitlines()
+    compose = (DOCKER_DIR / rel).read_text().splitlines()
+    assert len(compose) == len(local) == len(template), f"{rel}: lines added or removed against {src.name}"
+    for no, (line, here, there) in enumerate(zip(template, local, compose, strict=True), 1):
+        assert here == there or _line_pattern(line).fullmatch(there), (
+            f"local_stack/docker/{rel}:{no} differs from the local stack's rendering in more than hosts, "
+            f"ports and paths:\n  local:   {here}\n  compose: {there}"
+        )
+
+
+def test_compose_renderings_hold_no_secret_and_no_checkout_path() -> None:
+    secrets = {name for name, s in SETTINGS.items() if s.secret}
+    for rel, src in COMPOSE_RENDERINGS.items():
+        used = set(RENDER.NAME_PATTERN.findall(src.read_text()))
+        assert (
+            not used & secrets
+        ), f"{src.name} would write {sorted(used & secrets)} into local_stack/docker/{rel}"
+        assert (
+            str(REPO) not in (DOCKER_DIR / rel).read_text()
+        ), f"local_stack/docker/{rel} names this checkout"
+
+
+def test_local_stack_docker_holds_only_renderings_and_compose_only_files() -> None:
+    files = {
+        p.relative_to(DOCKER_DIR).as_posix()
+        for p in DOCKER_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    strays = sorted(
+        f for f in files - set(COMPOSE_RENDERINGS) if not any(fnmatch(f, pat) for pat in COMPOSE_ONLY_FILES)
+    )
+    assert not strays, (
+        f"compose's own copies of a component's configuration: {strays}. Render the local stack's "
+        "definition for compose (local_stack/bin/render_configs.py) or mount it as it is"
+    )
+
+
+def test_compose_mounts_the_renderings_and_the_shared_definitions() -> None:
+    mounts = {
+        name: [str(v).split(":", 1)[0] for v in service.get("volumes", [])]
+        for name, service in SERVICES.items()
+    }
+    sources = {source for per_service in mounts.values() for source in per_service}
+    for rel in COMPOSE_RENDERINGS:
+        path = f"./local_stack/docker/{rel}"
+        assert any(
+            path == s or path.startswith(s.rstrip("/") + "/") for s in sources
+        ), f"no service mounts {rel}"
+    for name, source in SHARED_AS_IS.items():
+        assert source in mounts[name], f"{name} does not mount the local stack's {source}"
 
 
 # ------------------------------------------------------------------------------ docker compose itself

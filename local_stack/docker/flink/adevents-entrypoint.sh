@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Entrypoint of the compose Flink image. The repository's Flink configuration is bind-mounted
+# Entrypoint of the compose Flink image. The repository's Flink configuration (local_stack/conf/flink/
+# config.yaml.tmpl rendered for compose into local_stack/docker/flink/conf/) is bind-mounted
 # read-only at /opt/adevents/flink-conf; the official entrypoint (/docker-entrypoint.sh) rewrites
 # $FLINK_HOME/conf/config.yaml in place (RPC address, FLINK_PROPERTIES), so the file is copied
 # there first, then the official entrypoint takes over (and drops to the flink user).
