@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from include import config
-from include.flink_cli import JobSpec, submit
 from include.flink_jobs.ad_window_metrics import oracle
+from include.flink_jobs.ad_window_metrics.spec import job_spec
 from include.flink_jobs.ad_window_metrics.table import create_copy, read_rows
+from include.flink_jobs.common.submit import JobSpec, submit
 from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS, send_markers
 from include.ingest.generator import generate
 from include.ingest.producer import ReplayOptions, replay
-from include.realtime_job import ad_window_metrics_spec
 
 START_HOUR = "14102300"
 
@@ -81,7 +81,7 @@ class _Private:
         self.job_id: str | None = None
 
     def submit(self) -> str:
-        base = ad_window_metrics_spec()
+        base = job_spec()
         args = dict(zip(base.args[::2], base.args[1::2], strict=True))
         args.update(
             {

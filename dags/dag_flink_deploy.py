@@ -11,7 +11,7 @@ it is healthy (RUNNING with a completed checkpoint).
   neither loses nor double-counts events. `restore = none` starts from scratch (earliest Kafka
   offsets; the PostgreSQL upsert makes the replayed windows land on the same rows).
 - Before submitting, creates the daily partitions of `realtime.ad_window_metrics` from yesterday
-  to a week ahead (rows of other days, e.g. a 2014 Avazu replay, land in the DEFAULT partition).
+  to a week ahead (replays create the days of their hours; `dag_partition_maintenance` keeps them).
 - Called at the end of `dag_platform_bootstrap`; safe to trigger by hand at any time.
 """
 
@@ -21,11 +21,8 @@ from airflow.sdk import Param, dag, task
 
 from include import config
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
-from include.realtime_job import SPEC_CALLABLE
-from plugins.flink.operators import FlinkSubmitJobOperator
-from plugins.flink.sensors import FlinkJobHealthSensor
-
-JOB_NAME = config.get("FLINK_JOB_NAME")
+from include.flink_jobs.ad_window_metrics.spec import SPEC_CALLABLE
+from plugins.flink.deploy import deploy_job
 
 
 @dag(
@@ -48,18 +45,22 @@ JOB_NAME = config.get("FLINK_JOB_NAME")
 def dag_flink_deploy() -> None:
     @task
     def ensure_window_partitions() -> int:
+        from datetime import UTC, datetime, timedelta
+
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-        sql = "SELECT realtime.ensure_daily_partitions(current_date - 1, current_date + 7)"
-        created = PostgresHook(postgres_conn_id="pipeline_db").get_first(sql)[0]
+        from include.db.partitions import ensure_days
+
+        today = datetime.now(UTC).date()
+        with PostgresHook(postgres_conn_id="pipeline_db").get_conn() as conn:
+            created = ensure_days(conn, today - timedelta(days=1), today + timedelta(days=7))
         print(f"created {created} daily partition(s) of realtime.ad_window_metrics")
         return created
 
-    submit = FlinkSubmitJobOperator(
-        task_id="submit_job", job_name=JOB_NAME, spec_callable=SPEC_CALLABLE, restore="{{ params.restore }}"
+    deploy = deploy_job(
+        job_name=config.get("FLINK_JOB_NAME"), spec_callable=SPEC_CALLABLE, restore="{{ params.restore }}"
     )
-    healthy = FlinkJobHealthSensor(task_id="wait_until_healthy", job_name=JOB_NAME, timeout=600)
-    ensure_window_partitions() >> submit >> healthy
+    ensure_window_partitions() >> deploy
 
 
 dag_flink_deploy()

@@ -17,9 +17,9 @@ from airflow.sdk import Param, dag
 
 from include import config
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
-from include.realtime_job import SPEC_CALLABLE
-from plugins.flink.operators import FlinkStopWithSavepointOperator, FlinkSubmitJobOperator
-from plugins.flink.sensors import FlinkJobHealthSensor
+from include.flink_jobs.ad_window_metrics.spec import SPEC_CALLABLE
+from plugins.flink.deploy import deploy_job
+from plugins.flink.operators import FlinkStopWithSavepointOperator
 
 JOB_NAME = config.get("FLINK_JOB_NAME")
 
@@ -40,14 +40,13 @@ def dag_flink_savepoint() -> None:
     redeploy = ShortCircuitOperator(
         task_id="redeploy_requested", python_callable=lambda params: params["redeploy"]
     )
-    submit = FlinkSubmitJobOperator(
-        task_id="submit_from_savepoint",
+    deploy = deploy_job(
         job_name=JOB_NAME,
         spec_callable=SPEC_CALLABLE,
         restore="{{ ti.xcom_pull(task_ids='stop_with_savepoint') }}",
+        submit_task_id="submit_from_savepoint",
     )
-    healthy = FlinkJobHealthSensor(task_id="wait_until_healthy", job_name=JOB_NAME, timeout=600)
-    stop >> redeploy >> submit >> healthy
+    stop >> redeploy >> deploy
 
 
 dag_flink_savepoint()

@@ -36,13 +36,8 @@ def _watermark_ms() -> int | None:
     from include import config
     from plugins.flink.hooks import FlinkRestHook
 
-    try:
-        hook = FlinkRestHook()
-        job = hook.current_job(config.get("FLINK_JOB_NAME"))
-        return hook.watermark_ms(job.job_id) if job is not None and job.state == "RUNNING" else None
-    except Exception as exc:  # Flink down: the wall-clock days are still kept
-        log.info("could not read the streaming job's watermark (%s); wall-clock days only", exc)
-        return None
+    # Flink down or no job running: None, and the wall-clock days are still kept.
+    return FlinkRestHook().running_job_watermark_ms(config.get("FLINK_JOB_NAME"))
 
 
 @dag(

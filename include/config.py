@@ -13,11 +13,14 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 PROJECT_ROOT = Path(os.environ.get("ADEVENTS_HOME", Path(__file__).resolve().parent.parent))
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,17 @@ def get(name: str) -> str:
     if name not in _BY_NAME:
         raise KeyError(f"unknown setting {name!r}: declare it in include/config.py SETTINGS")
     return resolve()[name]
+
+
+def param_or_setting(value: T | None, name: str, cfg: Mapping[str, str] | None = None) -> T | str:
+    """``value`` when it is given (a DAG param, a CLI argument, an override), else setting ``name``.
+
+    None and "" both mean "not given": an empty form field in the Airflow UI and an empty CLI
+    argument arrive as "". ``cfg`` is an already resolved configuration to read the setting from.
+    """
+    if value is not None and value != "":
+        return value
+    return cfg[name] if cfg is not None else get(name)
 
 
 def data_dir() -> Path:

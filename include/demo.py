@@ -26,7 +26,7 @@ from typing import Any
 
 from include import config
 from include.airflow_api import AirflowApiError, AirflowClient
-from include.realtime_job import newest_watermark_ms
+from include.flink_jobs.common import rest
 
 BOOTSTRAP_DAG = "dag_platform_bootstrap"
 REPLAY_DAG = "dag_avazu_replay"
@@ -64,11 +64,14 @@ def job_watermark(cfg: dict[str, str]) -> datetime | None:
     import requests
 
     base, name = cfg["FLINK_REST_URL"], cfg["FLINK_JOB_NAME"]
-    jobs = requests.get(f"{base}/jobs/overview", timeout=10).json()["jobs"]
-    running = [j["jid"] for j in jobs if j["name"] == name and j["state"] == "RUNNING"]
-    if not running:
+
+    def get_json(path: str) -> Any:
+        return requests.get(f"{base}{path}", timeout=10).json()
+
+    job = rest.running_job(rest.parse_jobs(get_json(rest.JOBS_OVERVIEW)), name)
+    if job is None:
         raise DemoError(f"the streaming job {name} is not running: trigger dag_flink_deploy (make status)")
-    newest = newest_watermark_ms(lambda path: requests.get(f"{base}{path}", timeout=10).json(), running[0])
+    newest = rest.newest_watermark_ms(get_json, job.job_id)
     return None if newest is None else datetime.fromtimestamp(newest / 1000, UTC)
 
 

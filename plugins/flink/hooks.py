@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import requests
 from airflow.sdk import BaseHook
 
-ACTIVE_STATES = frozenset({"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING"})
-
-
-@dataclass(frozen=True)
-class FlinkJob:
-    job_id: str
-    name: str
-    state: str
-    start_time_ms: int
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    completed: int
-    failed: int
-    latest_path: str | None
-    latest_ack_ms: int | None
+from include.flink_jobs.common import rest
+from include.flink_jobs.common.health import JobHealth, assess
+from include.flink_jobs.common.rest import CheckpointInfo, FlinkJob
 
 
 class FlinkRestError(RuntimeError):
@@ -38,6 +23,7 @@ class FlinkRestHook(BaseHook):
 
     - The connection's host is a full URL (``http://127.0.0.1:8081``) or a host with ``schema`` and
       ``port``.
+    - Answers are read by :mod:`include.flink_jobs.common.rest`, as the trigger reads them.
 
     :param flink_conn_id: connection id. Default: ``flink_rest``.
     """
@@ -80,42 +66,48 @@ class FlinkRestHook(BaseHook):
             raise FlinkRestError(f"{method} {path} -> {resp.status_code}: {resp.text[:300]}")
         return resp.json() if resp.content else None
 
+    def _get(self, path: str) -> Any:
+        return self._call("GET", path)
+
     def overview(self) -> dict[str, Any]:
-        return self._call("GET", "/overview")
+        return self._get("/overview")
 
     def jobs(self) -> list[FlinkJob]:
-        return [
-            FlinkJob(j["jid"], j["name"], j["state"], int(j.get("start-time", 0)))
-            for j in self._call("GET", "/jobs/overview")["jobs"]
-        ]
+        return rest.parse_jobs(self._get(rest.JOBS_OVERVIEW))
 
     def active_jobs(self, name: str) -> list[FlinkJob]:
         """Jobs called ``name`` that are running or about to (not finished, failed or cancelled)."""
-        return [j for j in self.jobs() if j.name == name and j.state in ACTIVE_STATES]
+        return rest.active_jobs(self.jobs(), name)
 
     def current_job(self, name: str) -> FlinkJob | None:
         """The active job called ``name``, else the most recently started one (or None)."""
-        named = [j for j in self.jobs() if j.name == name]
-        active = [j for j in named if j.state in ACTIVE_STATES]
-        pool = active or named
-        return max(pool, key=lambda j: j.start_time_ms) if pool else None
+        return rest.current_job(self.jobs(), name)
 
     def checkpoints(self, job_id: str) -> CheckpointInfo:
-        data = self._call("GET", f"/jobs/{job_id}/checkpoints")
-        latest = (data.get("latest") or {}).get("completed") or {}
-        counts = data.get("counts") or {}
-        return CheckpointInfo(
-            completed=int(counts.get("completed", 0)),
-            failed=int(counts.get("failed", 0)),
-            latest_path=latest.get("external_path"),
-            latest_ack_ms=latest.get("latest_ack_timestamp"),
-        )
+        return rest.parse_checkpoints(self._get(rest.checkpoints_path(job_id)))
+
+    def health(self, name: str, max_checkpoint_age_s: float) -> JobHealth:
+        """The health of the job called ``name`` now (rules: :func:`include.flink_jobs.common.health.assess`)."""
+        job = self.current_job(name)
+        checkpoints = self.checkpoints(job.job_id) if job and job.state == "RUNNING" else None
+        return assess(job, checkpoints, int(time.time() * 1000), max_checkpoint_age_s)
 
     def watermark_ms(self, job_id: str) -> int | None:
         """The job's newest event-time watermark over all operators (None before its first event)."""
-        from include.realtime_job import newest_watermark_ms
+        return rest.newest_watermark_ms(self._get, job_id)
 
-        return newest_watermark_ms(lambda path: self._call("GET", path), job_id)
+    def running_job_watermark_ms(self, name: str) -> int | None:
+        """The watermark of the running job called ``name``; None when none runs or Flink cannot be asked.
+
+        For callers to whom the watermark is advice (a late-replay warning, partitions ahead of the
+        stream): a cluster that is down must not fail them, so the reason is logged, not raised.
+        """
+        try:
+            job = rest.running_job(self.jobs(), name)
+            return self.watermark_ms(job.job_id) if job is not None else None
+        except Exception as exc:  # no connection, cluster down, an unexpected answer: all the same here
+            self.log.info("could not read the watermark of Flink job %s (%s)", name, exc)
+            return None
 
     def cancel(self, job_id: str) -> None:
         self._call("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
@@ -128,7 +120,7 @@ class FlinkRestHook(BaseHook):
         trigger = self._call("POST", f"/jobs/{job_id}/stop", json=body)["request-id"]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = self._call("GET", f"/jobs/{job_id}/savepoints/{trigger}")
+            status = self._get(f"/jobs/{job_id}/savepoints/{trigger}")
             if status["status"]["id"] == "COMPLETED":
                 operation = status.get("operation") or {}
                 if "location" in operation:

@@ -15,12 +15,13 @@ class FlinkJobHealthSensor(BaseSensorOperator):
     - Fails with the last observed status (missing, not_running, stale, starting...) on timeout.
 
     :param job_name: the job's name. Templated.
-    :param max_checkpoint_age_s: newest checkpoint must be younger than this. Default: 120.
+    :param max_checkpoint_age_s: newest checkpoint must be younger than this. Default: setting
+        FLINK_MAX_CHECKPOINT_AGE_S.
     :param flink_conn_id: Flink REST connection. Default: ``flink_rest``.
     :param poll_interval: seconds between polls. Default: 5.
     :param timeout: seconds to wait overall. Default: 600.
 
-    .. seealso:: :func:`plugins.flink.health.assess` for the exact rules.
+    .. seealso:: :func:`include.flink_jobs.common.health.assess` for the exact rules.
     """
 
     template_fields: Sequence[str] = ("job_name", "flink_conn_id")
@@ -29,7 +30,7 @@ class FlinkJobHealthSensor(BaseSensorOperator):
         self,
         *,
         job_name: str,
-        max_checkpoint_age_s: float = 120.0,
+        max_checkpoint_age_s: float | None = None,
         flink_conn_id: str = "flink_rest",
         poll_interval: float = 5.0,
         timeout: float = 600.0,
@@ -43,6 +44,7 @@ class FlinkJobHealthSensor(BaseSensorOperator):
         self.health_timeout = timeout
 
     def execute(self, context: Context) -> None:
+        from include.config import param_or_setting
         from plugins.flink.hooks import FlinkRestHook
         from plugins.flink.triggers import FlinkJobHealthTrigger
 
@@ -50,7 +52,9 @@ class FlinkJobHealthSensor(BaseSensorOperator):
             trigger=FlinkJobHealthTrigger(
                 base_url=FlinkRestHook(self.flink_conn_id).base_url,
                 job_name=self.job_name,
-                max_checkpoint_age_s=self.max_checkpoint_age_s,
+                max_checkpoint_age_s=float(
+                    param_or_setting(self.max_checkpoint_age_s, "FLINK_MAX_CHECKPOINT_AGE_S")
+                ),
                 poll_interval=self.poll_interval,
                 timeout=self.health_timeout,
             ),

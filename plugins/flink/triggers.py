@@ -13,11 +13,14 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 class FlinkJobHealthTrigger(BaseTrigger):
     """Polls the JobManager until the job called ``job_name`` is healthy, or ``timeout`` passes.
 
+    Reads Flink's answers with :mod:`include.flink_jobs.common.rest`, as the hook does, over aiohttp
+    (the triggerer's event loop must not block on requests).
+
     Yields one event: ``{"status": "healthy"|<last status>, "job_id", "detail"}``.
 
     :param base_url: Flink REST URL (resolved from the connection by the sensor).
     :param job_name: the job's name (``pipeline.name``).
-    :param max_checkpoint_age_s: see :func:`plugins.flink.health.assess`.
+    :param max_checkpoint_age_s: see :func:`include.flink_jobs.common.health.assess`.
     :param poll_interval: seconds between polls. Default: 5.
     :param timeout: seconds before giving up. Default: 600.
     """
@@ -49,31 +52,18 @@ class FlinkJobHealthTrigger(BaseTrigger):
             },
         )
 
-    async def _poll(self, session: Any) -> dict[str, Any]:
-        from plugins.flink.health import assess
-        from plugins.flink.hooks import ACTIVE_STATES, CheckpointInfo, FlinkJob
+    async def _get(self, session: Any, path: str) -> Any:
+        async with session.get(f"{self.base_url}{path}") as resp:
+            return await resp.json()
 
-        async with session.get(f"{self.base_url}/jobs/overview") as resp:
-            jobs = (await resp.json())["jobs"]
-        named = [
-            FlinkJob(j["jid"], j["name"], j["state"], int(j.get("start-time", 0)))
-            for j in jobs
-            if j["name"] == self.job_name
-        ]
-        active = [j for j in named if j.state in ACTIVE_STATES]
-        job = max(active or named, key=lambda j: j.start_time_ms) if named else None
+    async def _poll(self, session: Any) -> dict[str, Any]:
+        from include.flink_jobs.common import rest
+        from include.flink_jobs.common.health import assess
+
+        job = rest.current_job(rest.parse_jobs(await self._get(session, rest.JOBS_OVERVIEW)), self.job_name)
         checkpoints = None
         if job is not None and job.state == "RUNNING":
-            async with session.get(f"{self.base_url}/jobs/{job.job_id}/checkpoints") as resp:
-                data = await resp.json()
-            latest = (data.get("latest") or {}).get("completed") or {}
-            counts = data.get("counts") or {}
-            checkpoints = CheckpointInfo(
-                int(counts.get("completed", 0)),
-                int(counts.get("failed", 0)),
-                latest.get("external_path"),
-                latest.get("latest_ack_timestamp"),
-            )
+            checkpoints = rest.parse_checkpoints(await self._get(session, rest.checkpoints_path(job.job_id)))
         health = assess(job, checkpoints, int(time.time() * 1000), self.max_checkpoint_age_s)
         return {"status": health.status, "job_id": health.job_id, "detail": health.detail}
 

@@ -15,9 +15,10 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import NewTopic
 
 from include import config
-from include.flink_cli import JobSpec, latest_state, local_path, state_dirs
+from include.flink_jobs.common.state import latest_state, local_path, state_dirs
+from include.flink_jobs.common.submit import JobSpec
+from plugins.flink.ensure import ensure_job
 from plugins.flink.hooks import FlinkRestHook
-from plugins.flink.submit import ensure_job
 
 pytestmark = pytest.mark.integration
 

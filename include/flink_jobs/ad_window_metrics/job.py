@@ -68,6 +68,8 @@ if str(REPO) not in sys.path:  # `flink run -py job.py` runs this file as a scri
 
 from include import config  # noqa: E402
 from include.flink_jobs.ad_window_metrics import sql  # noqa: E402
+from include.flink_jobs.ad_window_metrics.spec import jdbc_url  # noqa: E402
+from include.flink_jobs.common.state import state_dirs  # noqa: E402
 from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS  # noqa: E402
 
 SCHEMA_PATH = REPO / "include" / "schemas" / "ad_event.schema.json"
@@ -95,9 +97,7 @@ def parse_args(argv: list[str] | None = None, cfg: dict[str, str] | None = None)
         default="earliest-offset",
         choices=("earliest-offset", "latest-offset", "group-offsets"),
     )
-    p.add_argument(
-        "--jdbc-url", default=f"jdbc:postgresql://{cfg['PG_HOST']}:{cfg['PG_PORT']}/{cfg['PG_DATABASE']}"
-    )
+    p.add_argument("--jdbc-url", default=jdbc_url(cfg))
     p.add_argument("--sink-table", default="realtime.ad_window_metrics")
     p.add_argument("--out-of-orderness", type=duration_ms, default=JOB_WATERMARK_DELAY_MS)
     p.add_argument("--idle-timeout", type=duration_ms, default=0)
@@ -114,16 +114,18 @@ def parse_args(argv: list[str] | None = None, cfg: dict[str, str] | None = None)
     if args.group_id is None:
         args.group_id = args.pipeline_name
     if args.checkpoints_uri is None:
-        # One directory per job name: Airflow resumes a job from the newest state under it
-        # (include/flink_cli.py state_dirs), so it must be where the job writes.
-        args.checkpoints_uri = f"{cfg['FLINK_CHECKPOINTS_URI'].rstrip('/')}/{args.pipeline_name}"
+        # One directory per job name: Airflow resumes a job from the newest state under it,
+        # so it must be where the job writes.
+        args.checkpoints_uri = state_dirs(args.pipeline_name, cfg)[0]
     return args
 
 
 def jdbc_credentials(cfg: dict[str, str]) -> tuple[str, str]:
     """From ADEVENTS_JDBC_USER/PASSWORD, else the stream writer login (never from arguments)."""
-    user = os.environ.get("ADEVENTS_JDBC_USER") or cfg["PG_STREAM_WRITER_USER"]
-    password = os.environ.get("ADEVENTS_JDBC_PASSWORD") or cfg["PG_STREAM_WRITER_PASSWORD"]
+    user = config.param_or_setting(os.environ.get("ADEVENTS_JDBC_USER"), "PG_STREAM_WRITER_USER", cfg)
+    password = config.param_or_setting(
+        os.environ.get("ADEVENTS_JDBC_PASSWORD"), "PG_STREAM_WRITER_PASSWORD", cfg
+    )
     return user, password
 
 

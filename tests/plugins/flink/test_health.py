@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.flink.health import assess
-from plugins.flink.hooks import CheckpointInfo, FlinkJob
+from include.flink_jobs.common.health import assess
+from include.flink_jobs.common.rest import CheckpointInfo, FlinkJob
 from plugins.flink.triggers import FlinkJobHealthTrigger
 
 NOW = 1_000_000_000

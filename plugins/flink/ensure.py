@@ -1,4 +1,4 @@
-"""Shared by the submit operator and the health DAG: make sure one copy of a job runs."""
+"""Make sure one copy of a job runs: shared by the submit and the resubmit operators."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from include.flink_cli import JobSpec, latest_state, submit
+from include.flink_jobs.common.state import latest_state
+from include.flink_jobs.common.submit import JobSpec, submit
 from plugins.flink.hooks import FlinkRestHook
 
 

@@ -1,10 +1,6 @@
-"""Submitting PyFlink jobs to a session cluster with Flink's own client, and finding their state.
+"""Submitting a PyFlink job to the session cluster with Flink's own client (``flink run``).
 
-Airflow-free: the Airflow operator and the health DAG call these, and so can a shell.
-
-Checkpoints and savepoints of a job live under ``<checkpoints URI>/<job name>/`` and
-``<savepoints URI>/<job name>/``: grouping them by job *name* (job ids change at every
-submission) is what lets a resubmission find the newest state of "the same" job.
+Airflow-free: the Airflow operator, the health DAG, the benchmarks and a shell submit the same way.
 """
 
 from __future__ import annotations
@@ -14,9 +10,9 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from include import config
+from include.flink_jobs.common.state import state_dirs
 
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 
@@ -33,45 +29,6 @@ class JobSpec:
     py_file: Path
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
-
-
-def local_path(uri: str) -> Path:
-    """``file:/x``, ``file:///x`` or ``/x`` -> ``Path('/x')`` (Flink itself writes ``file:/x``)."""
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("", "file"):
-        raise ValueError(f"{uri} is not a local path")
-    return Path(parsed.path)
-
-
-def state_dirs(job_name: str, cfg: dict[str, str] | None = None) -> tuple[str, str]:
-    """The (checkpoints, savepoints) URIs of ``job_name``."""
-    cfg = cfg or config.resolve()
-    return (
-        f"{cfg['FLINK_CHECKPOINTS_URI'].rstrip('/')}/{job_name}",
-        f"{cfg['FLINK_SAVEPOINTS_URI'].rstrip('/')}/{job_name}",
-    )
-
-
-def latest_state(job_name: str, cfg: dict[str, str] | None = None) -> str | None:
-    """The newest completed checkpoint or savepoint of ``job_name`` (a directory with ``_metadata``).
-
-    Only ``file://`` URIs can be listed here; on object stores the caller passes the path it got
-    from the REST API instead. A state directory without ``_metadata`` is an incomplete one and
-    is ignored.
-    """
-    newest: tuple[float, str] | None = None
-    for uri in state_dirs(job_name, cfg):
-        parsed = urlparse(uri)
-        if parsed.scheme not in ("", "file"):
-            continue
-        root = Path(parsed.path)
-        if not root.is_dir():
-            continue
-        for meta in root.glob("**/_metadata"):
-            mtime = meta.stat().st_mtime
-            if newest is None or mtime > newest[0]:
-                newest = (mtime, f"file://{meta.parent}")
-    return newest[1] if newest else None
 
 
 def submit(spec: JobSpec, restore_from: str | None = None, timeout: float = 300.0) -> str:

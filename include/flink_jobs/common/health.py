@@ -1,10 +1,10 @@
-"""What "healthy" means for a streaming job, as a pure function the sensor, trigger and DAGs share."""
+"""What "healthy" means for a streaming job: one pure function for the sensor, trigger and health DAG."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plugins.flink.hooks import ACTIVE_STATES, CheckpointInfo, FlinkJob
+from include.flink_jobs.common.rest import CheckpointInfo, FlinkJob
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def assess(
     """
     if job is None:
         return JobHealth("missing", None, "no job with this name on the cluster")
-    if job.state not in ACTIVE_STATES:
+    if not job.active:
         return JobHealth("not_running", job.job_id, f"job {job.job_id} is {job.state}")
     if job.state != "RUNNING":
         return JobHealth("starting", job.job_id, f"job {job.job_id} is {job.state}")
