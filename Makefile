@@ -39,7 +39,7 @@ format: ## apply ruff fixes and formatting
 	@$(PY) -m ruff check --fix . && $(PY) -m ruff format .
 
 lock: ## re-resolve requirements.txt into local_stack/requirements/airflow.lock
-	@uv pip compile -q -p 3.11 requirements.txt -o local_stack/requirements/airflow.lock
+	@PATH="$$HOME/.local/bin:$$PATH" uv pip compile -q -p 3.11 requirements.txt -o local_stack/requirements/airflow.lock
 
 memory: ## memory (PSS) used by each running component and in total
 	@$(STACK)/memory.sh

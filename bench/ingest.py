@@ -182,7 +182,9 @@ def machine_info() -> dict[str, Any]:
 
 def run(rows: int = 1_000_000, naive_rows: int = 100_000, workdir: Path | None = None) -> dict[str, Any]:
     from include.ingest.generator import generate
-    from include.ingest.producer import PRODUCER_DEFAULTS, ReplayOptions, fetch_schema, replay
+    from include.ingest.kafka_producer import PRODUCER_DEFAULTS
+    from include.ingest.producer import ReplayOptions, replay
+    from include.schema_registry import fetch_schema
 
     cfg = config.resolve()
     bootstrap = cfg["KAFKA_BOOTSTRAP_SERVERS"]

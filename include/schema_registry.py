@@ -1,89 +1,118 @@
-"""A small client for the Confluent-compatible schema registry REST API (Apicurio's ccompat v7,
-Confluent Schema Registry, Karapace...). Imports nothing from Airflow."""
+"""The schema registry: confluent-kafka's client, and the little our callers need on top of it.
+
+Our Apicurio registry serves the Confluent-compatible API under ``/apis/ccompat/v7``, which is what
+``confluent_kafka.schema_registry.SchemaRegistryClient`` speaks; HTTP, retries with backoff, TLS,
+auth and caching are its job. What is ours, and why:
+
+- :class:`SchemaRegistryClient` answers ``None`` where confluent-kafka raises a 404 ("subject not
+  found", "no compatibility set"): for the idempotent bootstrap (:func:`ensure_subject`) and for the
+  producer's "run dag_platform_bootstrap" message, absent is a normal answer, not an error. It also
+  takes and returns schemas as JSON text, which is what every caller holds (the schema file, the
+  validators compiled from it), instead of ``Schema`` objects.
+- :func:`fetch_schema` turns every failure into one of our one-line :class:`RegistryError` s, so
+  the producer and the DLQ retry report it without an HTTP library's traceback.
+
+Importing this module costs ~0.7 s (confluent_kafka.schema_registry pulls in authlib and httpx;
+measured with ``python -X importtime``), so callers import it inside the function that needs it.
+No Airflow imports.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any, TypeVar
 
-import requests
+from confluent_kafka import schema_registry as confluent
+
+# The HTTP library confluent-kafka's client runs on (httpx2, else httpx): its transport errors mean
+# "no answer" (refused, reset, timed out), as opposed to an error the registry answered with.
+from confluent_kafka.schema_registry.common._httpx_compat import httpx
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 EVENT_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "ad_event.schema.json"
-_CONTENT_TYPE = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
+_T = TypeVar("_T")
 
 
-class SchemaRegistryError(RuntimeError):
-    """The registry answered with an error (the message carries its status and body)."""
+class RegistryError(Exception):
+    """The registry cannot give what the caller needs; ``str()`` is one line a person can act on."""
+
+
+class RegistryUnreachable(RegistryError):
+    """No answer from the registry (after the client's own retries)."""
+
+
+class SchemaNotRegistered(RegistryError):
+    """The registry answered, but nothing is registered under the subject."""
 
 
 @dataclass(frozen=True)
-class RegisteredSchema:
+class SubjectSchema:
+    """A schema as registered under a subject; ``schema`` is its JSON text."""
+
     subject: str
     id: int
     version: int
     schema: str
 
 
-class SchemaRegistryClient:
-    """``base_url`` is the API root, e.g. ``http://127.0.0.1:8085/apis/ccompat/v7``."""
+class SchemaRegistryClient(confluent.SchemaRegistryClient):
+    """confluent-kafka's client for the API root ``url``, e.g. ``http://127.0.0.1:8085/apis/ccompat/v7``."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, session: requests.Session | None = None):
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.session = session or requests.Session()
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        super().__init__({"url": url, "timeout": timeout})
 
-    def _call(self, method: str, path: str, body: dict | None = None, ok404: bool = False) -> object:
-        url = f"{self.base_url}{path}"
-        resp = self.session.request(
-            method, url, data=json.dumps(body) if body else None, headers=_CONTENT_TYPE, timeout=self.timeout
-        )
-        if ok404 and resp.status_code == 404:
+    def latest(self, subject: str) -> SubjectSchema | None:
+        found = _none_if_absent(lambda: self.get_latest_version(subject))
+        if found is None:
             return None
-        if resp.status_code >= 400:
-            raise SchemaRegistryError(f"{method} {url} -> {resp.status_code}: {resp.text[:300]}")
-        return resp.json() if resp.content else None
+        return SubjectSchema(subject, found.schema_id, found.version, found.schema.schema_str)
 
-    def subjects(self) -> list[str]:
-        return list(self._call("GET", "/subjects") or [])  # type: ignore[arg-type]
-
-    def lookup(self, subject: str, schema: str, schema_type: str = "JSON") -> RegisteredSchema | None:
-        """The registered version of exactly this schema under ``subject``, or None."""
-        body = {"schema": schema, "schemaType": schema_type}
-        found = self._call("POST", f"/subjects/{quote(subject, safe='')}", body, ok404=True)
-        if not found:
+    def lookup(self, subject: str, schema: str) -> SubjectSchema | None:
+        """The registered version of exactly this JSON schema under ``subject``, or None."""
+        found = _none_if_absent(lambda: self.lookup_schema(subject, _json_schema(schema)))
+        if found is None:
             return None
-        assert isinstance(found, dict)
-        return RegisteredSchema(subject, int(found["id"]), int(found["version"]), found.get("schema", schema))
+        return SubjectSchema(subject, found.schema_id, found.version, schema)
 
-    def register(self, subject: str, schema: str, schema_type: str = "JSON") -> int:
-        """Registers ``schema`` (a no-op returning the same id when it is already registered)."""
-        body = {"schema": schema, "schemaType": schema_type}
-        result = self._call("POST", f"/subjects/{quote(subject, safe='')}/versions", body)
-        assert isinstance(result, dict)
-        return int(result["id"])
-
-    def latest(self, subject: str) -> RegisteredSchema | None:
-        found = self._call("GET", f"/subjects/{quote(subject, safe='')}/versions/latest", ok404=True)
-        if not found:
-            return None
-        assert isinstance(found, dict)
-        return RegisteredSchema(subject, int(found["id"]), int(found["version"]), found["schema"])
+    def register(self, subject: str, schema: str) -> int:
+        """Registers a JSON schema (the same id again when it is already registered)."""
+        return self.register_schema(subject, _json_schema(schema))
 
     def schema_by_id(self, schema_id: int) -> str:
-        found = self._call("GET", f"/schemas/ids/{schema_id}")
-        assert isinstance(found, dict)
-        return str(found["schema"])
+        return self.get_schema(schema_id).schema_str
 
     def compatibility(self, subject: str) -> str | None:
-        found = self._call("GET", f"/config/{quote(subject, safe='')}", ok404=True)
-        if not isinstance(found, dict):
-            return None
-        return found.get("compatibilityLevel") or found.get("compatibility")
+        """The subject's own compatibility level; None when it has none (the global one applies)."""
+        return _none_if_absent(lambda: self.get_compatibility(subject))
 
-    def set_compatibility(self, subject: str, level: str) -> None:
-        self._call("PUT", f"/config/{quote(subject, safe='')}", {"compatibility": level})
+
+def fetch_schema(registry_url: str, subject: str, timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
+    """The latest schema registered under ``subject``: ``(id, parsed JSON)``. Raises :class:`RegistryError`."""
+    try:
+        client = SchemaRegistryClient(registry_url, timeout)
+    except ValueError as exc:
+        raise RegistryError(f"bad schema registry URL {registry_url!r}: {exc}") from None
+    try:
+        with client:
+            registered = client.latest(subject)
+    except httpx.TransportError as exc:
+        raise RegistryUnreachable(
+            f"schema registry unreachable at {registry_url} ({type(exc).__name__}); is the stack up (make status)?"
+        ) from None
+    except SchemaRegistryError as exc:
+        raise RegistryError(f"schema registry error: {exc}") from None
+    if registered is None:
+        raise SchemaNotRegistered(
+            f"no schema registered under subject {subject!r} at {registry_url}: run dag_platform_bootstrap"
+        )
+    try:
+        schema = json.loads(registered.schema)
+    except ValueError as exc:
+        raise RegistryError(f"schema id {registered.id} under {subject!r} is not JSON: {exc}") from None
+    return registered.id, schema
 
 
 def ensure_subject(
@@ -105,8 +134,22 @@ def ensure_subject(
         outcome.update(schema="unchanged", schema_id=existing.id, version=existing.version)
     else:
         client.register(subject, schema)
+        # Registration answers with the id only; the lookup also gives the version.
         registered = client.lookup(subject, schema)
         if registered is None:
-            raise SchemaRegistryError(f"{subject}: registered, but the registry cannot find it again")
+            raise RegistryError(f"{subject}: registered, but the registry cannot find it again")
         outcome.update(schema="registered", schema_id=registered.id, version=registered.version)
     return outcome
+
+
+def _json_schema(text: str) -> confluent.Schema:
+    return confluent.Schema(text, schema_type="JSON")
+
+
+def _none_if_absent(call: Callable[[], _T]) -> _T | None:
+    try:
+        return call()
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404:
+            return None
+        raise

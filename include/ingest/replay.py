@@ -61,23 +61,30 @@ def build_parser() -> argparse.ArgumentParser:
 def _ensure_partitions(path: Path, hour_from: str | None, hour_to: str | None) -> None:
     """Creates the window partitions of the replayed days (as the replay DAG does), when it can.
 
-    The replay itself does not need PostgreSQL; without it the maintenance DAG creates the days
-    later and moves their windows out of the DEFAULT partition.
+    A file that cannot be read is left to the replay, which reports it in one line. The replay
+    itself does not need PostgreSQL; without it the maintenance DAG creates the days later and
+    moves their windows out of the DEFAULT partition.
     """
+    from include.db import partitions
+    from include.ingest.ranges import file_hour_span
+
+    try:
+        span = None if hour_from and hour_to else file_hour_span(path)
+        first = hour_from or (span.first if span else None)
+        last = hour_to or (span.last if span else None)
+        if not first or not last:
+            return
+        first_day, last_day = partitions.day_of_hour(first), partitions.day_of_hour(last)
+    except Exception:  # bad input: the replay's own check says what is wrong, in one line
+        return
     try:
         import psycopg
 
         from include import config
-        from include.db import partitions
-        from include.ingest.ranges import file_hour_span
 
-        span = file_hour_span(path) if not (hour_from and hour_to) else None
-        first, last = hour_from or (span.first if span else None), hour_to or (span.last if span else None)
-        if not first or not last:
-            return
         with psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True, connect_timeout=5) as conn:
-            partitions.ensure_days(conn, partitions.day_of_hour(first), partitions.day_of_hour(last))
-    except Exception as exc:  # bad input is reported by the replay itself, with its own message
+            partitions.ensure_days(conn, first_day, last_day)
+    except Exception as exc:  # PostgreSQL may simply be away
         logging.getLogger(__name__).warning(
             "could not create the window partitions of the replayed days (%s); "
             "dag_partition_maintenance will",

@@ -51,7 +51,7 @@ class SchemaRegistryHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         try:
-            subjects = self.client.subjects()
+            subjects = self.client.get_subjects()
         except Exception as exc:
             return False, f"{self.base_url}: {exc}"
         return True, f"{self.base_url}: {len(subjects)} subject(s)"

@@ -29,7 +29,9 @@ from confluent_kafka.admin import NewTopic
 
 from include import config
 from include.dlq.backoff import BackoffPolicy
-from include.dlq.drain import DrainOptions, DrainReport, drain, retry_topic
+from include.dlq.drain import DrainOptions, drain
+from include.dlq.report import DrainReport
+from include.dlq.retry_topics import retry_topic
 from include.ingest.events import dead_letter
 from include.ingest.producer import ReplayOptions, replay
 from include.schema_registry import SchemaRegistryClient
@@ -595,6 +597,7 @@ def test_a_retried_task_posts_one_slack_message_after_its_last_try(cfg, airflow,
     tis = airflow.task_instances("dag_avazu_replay", run_id)
     assert {t["task_id"]: (t["state"], t["try_number"]) for t in tis} == {
         "validate": ("success", 1),
+        "ensure_partitions": ("success", 1),
         "replay": ("failed", 3),
     }
     deadline = time.monotonic() + 30

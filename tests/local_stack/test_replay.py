@@ -25,16 +25,19 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from include.demo import DemoError, job_watermark
-from include.ingest import producer as producer_module
+from include.ingest import kafka_producer as producer_module
 from include.ingest.avazu_reader import iter_lines, open_avazu
+from include.ingest.blocks import iter_blocks as _blocks
 from include.ingest.economics import load_price_model
 from include.ingest.end_of_input import HEARTBEAT_HEADER, end_of_input_time
 from include.ingest.event_time import hour_start_ms, iter_hour_batches
 from include.ingest.generator import generate
+from include.ingest.kafka_producer import PRODUCER_DEFAULTS
 from include.ingest.pacing import Pace
-from include.ingest.producer import PRODUCER_DEFAULTS, ReplayOptions, Sender, _blocks, fetch_schema, replay
+from include.ingest.producer import ReplayOptions, replay
 from include.ingest.redelivery import high_watermarks
-from include.schema_registry import SchemaRegistryClient
+from include.ingest.sender import Sender
+from include.schema_registry import SchemaRegistryClient, fetch_schema
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from include.dlq.alert import DlqRate
-from include.dlq.drain import DrainReport, GaveUp, retry_topic
+from include.dlq.report import DrainReport, GaveUp
+from include.dlq.retry_topics import retry_topic, topic_levels
 
 
 def rate(raw: int, dlq: int) -> DlqRate:
@@ -46,3 +47,12 @@ def test_drain_summary_only_when_something_failed_for_good():
 
 def test_retry_topic_names():
     assert retry_topic("ad_events_error", 2) == "ad_events_error_retry_2"
+
+
+def test_the_retry_reads_the_dlq_and_one_topic_per_failed_attempt_but_the_last():
+    assert topic_levels("ad_events_error", 3) == {
+        "ad_events_error": 0,
+        "ad_events_error_retry_1": 1,
+        "ad_events_error_retry_2": 2,
+    }
+    assert topic_levels("ad_events_error", 1) == {"ad_events_error": 0}

@@ -1,0 +1,137 @@
+"""A sender: encodes blocks of lines into events and dead letters, and produces them in order.
+
+One per worker process (or one in-process for paced replays). Encoding is
+:mod:`include.ingest.columnar` (parse, economics, validation against the *registered* schema, JSON);
+valid rows go to the raw topic with headers ``schema_id`` (decimal) and ``content-type``, bad rows go
+to the DLQ as dead-letter records (``source: producer``). Delivery accounting, waiting and recovery
+are the :class:`~include.ingest.kafka_producer.AccountedProducer`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from functools import partial
+from typing import Any
+
+from include.ingest.blocks import Block
+from include.ingest.columnar import BlockEncoder, ColumnValidator
+from include.ingest.economics import PriceModel
+from include.ingest.end_of_input import MARK_INTERVAL_S, MARKER_HEADERS, marker_value
+from include.ingest.events import dead_letter_for
+from include.ingest.kafka_producer import AccountedProducer
+from include.ingest.pacing import Pacer
+from include.ingest.records import RowError
+
+log = logging.getLogger(__name__)
+
+
+class Sender(AccountedProducer):
+    """Encodes blocks and produces them; one per worker process (or one in-process)."""
+
+    def __init__(
+        self,
+        kafka_conf: dict[str, Any],
+        topic: str,
+        dlq_topic: str,
+        schema_id: int,
+        schema: dict[str, Any],
+        model: PriceModel,
+        pacer: Pacer | None,
+        source_file: str,
+        start_offsets: dict[str, dict[int, int]] | None = None,
+    ) -> None:
+        self.dlq_topic = dlq_topic
+        self.pacer = pacer if pacer is not None and pacer.pace.paced else None
+        self.headers = [("schema_id", str(schema_id).encode()), ("content-type", b"application/json")]
+        self._source_file = source_file.encode()
+        offset = pacer.time_offset_ms if pacer is not None else 0
+        self.encoder = BlockEncoder(ColumnValidator(schema), model, time_offset_ms=offset)
+        super().__init__(kafka_conf, topic, start_offsets)
+        self._time_offset_ms = offset
+        # Partitions this sender owns (all, or p % workers == w): markers keep even the empty ones moving.
+        self.owned_partitions: set[int] = set()
+        self._marked_partitions: set[int] = set()
+        self._last_mark = time.monotonic()
+
+    def handle(self, block: Block) -> None:
+        lines = block.payload.split(b"\n")
+        out = self.encoder.encode(
+            lines,
+            block.positions,
+            block.hour,
+            block.hour_start,
+            block.hour_rows,
+            block.first_line_no,
+            block.hour_error,
+        )
+        self.counters.handled += len(out)
+        produce, topic, headers, parts = self.producer.produce, self.topic, self.headers, block.partitions
+        due_times = self._due_times(block) if self.pacer is not None else None
+        self._marked_partitions.update(parts)
+        for k, item in enumerate(out):
+            if due_times is not None:
+                wait = due_times[k] - time.monotonic()
+                if wait > 0.002:
+                    if k:
+                        self._maybe_mark(block, k - 1)
+                    self.producer.poll(0)
+                    time.sleep(wait)
+            if type(item) is tuple:
+                try:
+                    produce(topic, item[1], item[0], parts[k], headers=headers)
+                except BufferError:
+                    self._produce(topic, item[1], item[0], parts[k], headers=headers)
+            else:
+                self.dead_letter(item)  # type: ignore[arg-type]
+        if out:
+            self._maybe_mark(block, len(out) - 1)
+        self.producer.poll(0)
+        self._check_stall()
+        self.counters.fast_rows = self.encoder.fast_rows
+        self.counters.reference_rows = self.encoder.reference_rows
+
+    def dead_letter(self, error: RowError) -> None:
+        record = dead_letter_for(error, source="producer", topic=self.topic)
+        headers = [("content-type", b"application/json"), ("source_file", self._source_file)]
+        if error.line_no is not None:
+            headers.append(("line_no", str(error.line_no).encode()))
+        if error.event_time is not None:  # the row's event-time slot: a repaired retry keeps its time
+            headers.append(("event_time", str(error.event_time).encode()))
+        key = error.event_id.encode() if error.event_id else None
+        on_delivery = partial(self._on_dlq, error.error_type)
+        self._produce(
+            self.dlq_topic, json.dumps(record).encode(), key, -1, headers=headers, on_delivery=on_delivery
+        )
+
+    def _due_times(self, block: Block) -> list[float | None]:
+        assert self.pacer is not None
+        if block.hour_start is None:
+            return [None] * len(block.positions)  # type: ignore[list-item]
+        start, n = block.hour_start, block.hour_rows
+        return [self.pacer.due(start + i * 3_600_000 // n) or 0.0 for i in block.positions]
+
+    def _on_marker(self, err: Any, _msg: Any) -> None:
+        if err is not None and self._errors_logged < 5:
+            log.warning("watermark marker not delivered: %s (the next one replaces it)", err.str())
+            self._errors_logged += 1
+
+    def _maybe_mark(self, block: Block, k: int) -> None:
+        """Every MARK_INTERVAL_S, tells the streaming job how far this sender's partitions have got.
+
+        Rows go out in event-time order per sender, so no later row of these partitions is older than
+        row ``k``: a marker at its time keeps every partition's watermark moving (none goes idle and
+        then wakes up behind the others' watermark, which would make its events late).
+        """
+        if block.hour_start is None or time.monotonic() - self._last_mark < MARK_INTERVAL_S:
+            return
+        self._last_mark = time.monotonic()
+        event_time = (
+            block.hour_start + block.positions[k] * 3_600_000 // block.hour_rows + self._time_offset_ms
+        )
+        value = marker_value(event_time)
+        for partition in sorted(self.owned_partitions | self._marked_partitions):
+            self._produce(
+                self.topic, value, None, partition, headers=MARKER_HEADERS, on_delivery=self._on_marker
+            )
