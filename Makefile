@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := local_stack/bin
 PY := .venvs/airflow/bin/python
 
-.PHONY: help install up down reload status logs demo test bench lint format lock memory clean-data dbt-manifest
+.PHONY: help install up down reload status logs demo test bench fullrun lint format lock memory clean-data dbt-manifest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,3 +52,6 @@ clean-data: down ## DELETE all local state (databases, topics, checkpoints)
 
 bench: ## benchmarks against the running stack (make bench BENCH_ARGS="ingest --rows 2000000")
 	@$(STACK)/run.sh $(PY) -m bench.run $(BENCH_ARGS)
+
+fullrun: ## the whole path at Avazu scale, timed and checked (make fullrun ARGS="--rows 200000 --days 2")
+	@$(STACK)/run.sh $(PY) -m bench.fullrun $(ARGS)
