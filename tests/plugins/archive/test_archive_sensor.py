@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
@@ -20,6 +22,13 @@ def _complete(root: Path, *hours: int) -> None:
     for hour in hours:
         archive.hour_dir(root, DAY, hour).mkdir(parents=True, exist_ok=True)
         (archive.hour_dir(root, DAY, hour) / archive.HOUR_COMPLETE_MARKER).touch()
+
+
+def _run(coroutine: Any) -> Any:
+    """asyncio.run in a thread of its own: the session's Playwright browser keeps an event loop
+    running in the main thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _first_event(trigger: ArchiveDayCompleteTrigger) -> dict:
@@ -41,13 +50,13 @@ def test_trigger_fires_once_the_hours_are_complete(tmp_path: Path) -> None:
         _complete(tmp_path, 1)
         return await asyncio.wait_for(task, 5)
 
-    assert asyncio.run(complete_later()) == {"status": "complete", "missing": []}
+    assert _run(complete_later()) == {"status": "complete", "missing": []}
 
 
 def test_trigger_times_out_naming_the_missing_hours(tmp_path: Path) -> None:
     _complete(tmp_path, *range(0, 24, 2))
     trigger = ArchiveDayCompleteTrigger(str(tmp_path), DAY.isoformat(), list(range(24)), 0.05, timeout=0.2)
-    event = asyncio.run(_first_event(trigger))
+    event = _run(_first_event(trigger))
     assert event == {"status": "timeout", "missing": list(range(1, 24, 2))}
     # The trigger survives a triggerer restart: it serializes to its own arguments.
     path, kwargs = trigger.serialize()
