@@ -11,7 +11,7 @@ that day and nothing else (docs/batch.md has the argument and the timings).
 | `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, one row per event id, or an Avazu file) |
 | `validate` | great-expectations suite `ad_events_daily`; a failure stops here, **before** anything is loaded, names the failed expectation in the log and in Slack, and is not retried (it is deterministic) |
 | `load` | one transaction: replace D's partition of `analytics.ad_events` (COPY) + its ledger row |
-| `dbt` | Cosmos task group: `dbt build` per model (model + its tests) with `--vars {day: D}` |
+| `dbt_build` | Cosmos: one `dbt build` of every model and its tests with `--vars {day: D}` (DBT_TASK_GRAPH=per_model: a task group, one task per model) |
 | `check_marts` | GX suite `ad_marts_daily`: the marts add up to each other and to the loaded rows |
 | `slack_summary` | impressions, clicks, CTR, cost, ROAS, DLQ rate for D vs D-1, to Slack |
 
@@ -41,10 +41,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
-from cosmos import DbtTaskGroup
 
 from include import config
-from include.cosmos_config import EXECUTION_CONFIG, PROFILE_CONFIG, PROJECT_CONFIG, render_config
+from include.cosmos_config import dbt_tasks
 from include.dag_defaults import DEFAULT_ARGS
 from plugins.archive.sensors import ArchiveDayCompleteSensor
 
@@ -224,15 +223,7 @@ def dag_daily_etl() -> None:
     extracted = extract(target)
     wait_for_archive >> extracted
     loaded = load(extracted, validate(extracted))
-    dbt = DbtTaskGroup(
-        group_id="dbt",
-        project_config=PROJECT_CONFIG,
-        profile_config=PROFILE_CONFIG,
-        execution_config=EXECUTION_CONFIG,
-        render_config=render_config(),
-        operator_args={"vars": {"day": DAY_XCOM}},
-        default_args=DEFAULT_ARGS,
-    )
+    dbt = dbt_tasks("dbt", {"day": DAY_XCOM}, DEFAULT_ARGS)
     checked = check_marts(target)
     loaded >> dbt >> checked
     slack_summary(target, checked)

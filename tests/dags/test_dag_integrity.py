@@ -84,3 +84,43 @@ def test_every_dag_follows_the_rules(dagbag):
             if not t.on_failure_callback:
                 problems.append(f"{dag.dag_id}.{t.task_id}: no on_failure_callback")
     assert not problems, "\n".join(problems)
+
+
+def _daily_etl_with(monkeypatch: pytest.MonkeyPatch, graph: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("DBT_TASK_GRAPH", graph)
+    bag = DagBag(dag_folder=str(DAGS_DIR / "dag_daily_etl.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags["dag_daily_etl"]
+
+
+def test_daily_etl_runs_dbt_as_one_build_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    dag = _daily_etl_with(monkeypatch, "build")
+    build = dag.get_task("dbt_build")
+    assert build.upstream_task_ids == {"load"} and "check_marts" in build.downstream_task_ids
+    assert build.vars == {"day": "{{ ti.xcom_pull(task_ids='resolve_day')['day'] }}"}
+    assert not [t for t in dag.task_ids if t.startswith("dbt.")]
+
+
+def test_daily_etl_per_model_graph_has_a_task_per_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    dag = _daily_etl_with(monkeypatch, "per_model")
+    manifest = json.loads((DAGS_DIR.parent / "include/dbt/ad_events/manifest/manifest.json").read_text())
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    tasks = {
+        t.removeprefix("dbt.").removesuffix("_model_build") for t in dag.task_ids if t.startswith("dbt.")
+    }
+    assert models <= tasks
+    assert "dbt_build" not in dag.task_ids
+    load = dag.get_task("load")
+    assert {t for t in load.downstream_task_ids if t.startswith("dbt.")}, load.downstream_task_ids
+
+
+def test_daily_etl_refuses_an_unknown_dbt_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("DBT_TASK_GRAPH", "per_node")
+    bag = DagBag(dag_folder=str(DAGS_DIR / "dag_daily_etl.py"))
+    assert "DBT_TASK_GRAPH must be build or per_model" in "".join(bag.import_errors.values())

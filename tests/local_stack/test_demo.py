@@ -67,6 +67,15 @@ def test_demo_runs_the_sample_end_to_end_and_twice(bootstrapped, browser, cfg):
     page.goto(f"http://{cfg['BIND_HOST']}:{cfg['STREAMLIT_PORT']}/daily?from={day}&to={day}")
     page.get_by_text(f"Days: {day} to {day}", exact=False).first.wait_for(timeout=60_000)
     page.get_by_text("Rendered 20", exact=False).first.wait_for(timeout=60_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        # "Rendered" can belong to a run still being replaced (the page's fragment refreshes itself):
+        # the tile is what a person reads, so wait for it.
+        page.locator('[data-testid="stMetricLabel"]', has_text=f"{day} Impressions").first.wait_for(
+            timeout=60_000
+        )
+    finally:
+        page.screenshot(path=str(SCREENSHOTS / "demo_daily.png"), full_page=True)
     tiles = {
         t.locator('[data-testid="stMetricLabel"]').inner_text().strip(): t.locator(
             '[data-testid="stMetricValue"]'
@@ -75,8 +84,6 @@ def test_demo_runs_the_sample_end_to_end_and_twice(bootstrapped, browser, cfg):
         .strip()
         for t in page.locator('[data-testid="stMetric"]').all()
     }
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "demo_daily.png"), full_page=True)
     assert tiles.get(f"{day} Impressions") == m.fmt_int(fct["impressions"]), tiles
     assert tiles.get(f"{day} Clicks") == m.fmt_int(fct["clicks"]), tiles
     assert "Traceback" not in page.inner_text("body")
