@@ -7,7 +7,7 @@ event schema and published to `ad_events_raw` with its `schema_id` header, or de
 
 | param | meaning |
 | --- | --- |
-| `file` | Avazu CSV or .gz; relative paths are resolved from the repository (default: the 100-row sample) |
+| `file` | Avazu CSV or .gz; relative paths are resolved from the repository (default: the 100-row sample); only files under setting `INGEST_FILE_ROOTS` (default `samples/`, `data/raw`, `data/demo`) |
 | `from_hour`, `to_hour` | inclusive hour range, `YYMMDDHH` (UTC); empty = the file's first / last hour |
 | `pace` | `asap` (backfill), `speed` (event time x `speed_factor`: 60 = one Avazu hour per minute), `live` (re-based to now) |
 | `speed_factor` | used by `pace=speed` |
@@ -73,13 +73,14 @@ def dag_avazu_replay() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from include import config
-        from include.config import PROJECT_ROOT, param_or_setting
+        from include.config import param_or_setting
+        from include.ingest.input_files import resolve_input_file
         from include.ingest.ranges import check_range, late_replay_warning
 
         assert params is not None
-        path = PROJECT_ROOT / params["file"] if not params["file"].startswith("/") else params["file"]
         hour_from, hour_to = params["from_hour"] or None, params["to_hour"] or None
         try:
+            path = resolve_input_file(params["file"])  # before anything is opened
             span = check_range(path, hour_from, hour_to)
         except ValueError as exc:
             raise AirflowFailException(f"invalid replay request: {exc}") from None

@@ -213,6 +213,24 @@ SETTINGS: tuple[Setting, ...] = (
         "METABASE_ADMIN_EMAIL", "admin@example.com", "Metabase admin the provisioning script logs in as."
     ),
     Setting("METABASE_ADMIN_PASSWORD", "", "Password of METABASE_ADMIN_EMAIL (compose only).", secret=True),
+    # Hostile input (include/ingest: the replay's reader, its preflight and its dead letters)
+    Setting(
+        "INGEST_MAX_LINE_BYTES",
+        "65536",
+        "Longest data line read into memory (an Avazu row is ~200 bytes); a longer one is dead-lettered "
+        "with a prefix, its length and SHA-256, its full bytes kept under DLQ_PAYLOAD_DIR.",
+    ),
+    Setting(
+        "DLQ_PAYLOAD_DIR",
+        "{DATA_DIR}/dlq/payloads",
+        "Where the full bytes of dead letters too big for a Kafka record are kept, one file per SHA-256.",
+    ),
+    Setting(
+        "INGEST_FILE_ROOTS",
+        "{PROJECT_ROOT}/samples,{DATA_DIR}/raw,{DATA_DIR}/demo",
+        "Comma-separated directories a DAG's file param may name (symlinks resolved); anything else is "
+        "refused before it is opened.",
+    ),
     # DLQ (dag_dlq_retry, dag_dlq_alert, include/dlq)
     Setting("DLQ_RETRY_GROUP", "dlq_retry", "Consumer group (and transactional id prefix) of the DLQ retry."),
     Setting("DLQ_RETRY_MAX_ATTEMPTS", "3", "Retries of one dead letter before it is stored as permanent."),

@@ -47,6 +47,7 @@ from include.dlq.retry_topics import (
     retry_topic,
 )
 from include.dlq.rows import HistoryRow, PermanentRow
+from include.ingest.events import original_payload
 from include.kafka.partitioner import partition_of
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def decide(
         return NotDue(rules.policy.due_ms(number, letter.timestamp_ms))
     event_time = header_text(headers.get("event_time"))
     event_time_ms = int(event_time) if event_time.isdigit() else None
-    result = _attempt_safely(attempt, record["raw_payload"], event_time_ms, origin)
+    result = _attempt_safely(attempt, original_payload(record), event_time_ms, origin)
     if isinstance(result, Repaired):
         return _republish(rules, origin, number, result)
     event_id = result.event_id or event_id  # the attempt may have read the id the record lacks

@@ -20,6 +20,13 @@ Rules (name: what it does, where):
   lower case (Avazu's hashes are lower-case hex).
 - ``id_as_text``: ``event_id``, ``hour``, ``campaign_id``, ``creative_id`` given as JSON integers
   become their decimal text (the schema keeps them as text: ids exceed BIGINT).
+- ``trim_nbsp``: a CSV field padded with Latin-1 no-break spaces (the single byte ``0xA0``, not
+  UTF-8: what a spreadsheet saving as Latin-1 adds) loses them. Only possible because a dead letter
+  keeps its exact bytes (``raw_payload_b64``): the retry sees the payload as text whose bytes that
+  are not UTF-8 are surrogate escapes (``errors="surrogateescape"``), never U+FFFD.
+
+Bytes that are still not UTF-8 after the rules become U+FFFD in the returned line, so the attempt
+reports the row as invalid UTF-8 instead of guessing at them.
 
 Each applied rule is reported as ``rule:field`` and stored in ``errors.retry_history.repairs``.
 """
@@ -53,6 +60,8 @@ _INT_TEXT = re.compile(r"^([+-]?)(\d+)(?:\.0+|,00?)?$")
 _UPPER_HEX = re.compile(r"^[0-9A-Fa-f]{8}$")
 _MONEY_TEXT = re.compile(r"^\+?(\d+)(?:([.,])(\d+))?$")
 _BOM = "\ufeff"
+_NBSP_BYTE = "\udca0"  # byte 0xA0 seen through errors="surrogateescape"
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 def normalize_int(value: Any) -> int | None:
@@ -105,10 +114,13 @@ def repair_csv_line(line: str) -> tuple[str, list[str]]:
         repairs.append("strip_bom:line")
     fields = line.split(",")
     if len(fields) != len(AVAZU_COLUMNS):
-        return line, sorted(set(repairs))
+        return _NOT_UTF8.sub("\ufffd", line), sorted(set(repairs))
     out = []
     for name, value in zip(AVAZU_COLUMNS, fields, strict=True):
         new = value
+        if _NBSP_BYTE in new and new.strip(" \t" + _NBSP_BYTE) != new.strip(" \t"):
+            new = new.strip(" \t" + _NBSP_BYTE)
+            repairs.append(f"trim_nbsp:{name}")
         if new.strip() != new:
             new = new.strip()
             repairs.append(f"trim:{name}")
@@ -130,7 +142,7 @@ def repair_csv_line(line: str) -> tuple[str, list[str]]:
             new = new.lower()
             repairs.append(f"lowercase_hex:{name}")
         out.append(new)
-    return ",".join(out), sorted(set(repairs))
+    return _NOT_UTF8.sub("\ufffd", ",".join(out)), sorted(set(repairs))
 
 
 def repair_event(event: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

@@ -11,11 +11,14 @@ digits.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
-from include.ingest.event_time import HOUR_MS, HourBatch, hour_start_ms, iter_hour_batches
+from include.ingest.event_time import HOUR_MS, HourBatch, hour_start_ms, is_valid_hour, iter_hour_batches
 from include.ingest.records import AvazuFormatError, AvazuRow, RowError
 
 AVAZU_COLUMNS: tuple[str, ...] = (
@@ -69,6 +72,91 @@ _MAX_ID = "18446744073709551615"
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 20
+_HEADER_LIMIT = (
+    4096  # the header is 226 bytes: a longer first line is not one (e.g. a newline-free gzip bomb)
+)
+DEFAULT_MAX_LINE_BYTES = 65536
+OVERLONG_PREFIX_BYTES = 1024
+# Stands in for an over-long line in the line stream. The random part (inherited by the forked
+# senders) means no line of a file can pose as one.
+_OVERLONG_MARK = b"\x00\x00overlong-" + os.urandom(8).hex().encode() + b":"
+
+
+def max_line_bytes() -> int:
+    """Setting INGEST_MAX_LINE_BYTES (the default when it is not a positive integer)."""
+    from include import config
+
+    try:
+        value = int(config.get("INGEST_MAX_LINE_BYTES"))
+    except (KeyError, ValueError):
+        return DEFAULT_MAX_LINE_BYTES
+    return value if value > 0 else DEFAULT_MAX_LINE_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class Overlong:
+    """A line longer than the limit: only its prefix travels; ``path`` holds every byte when kept."""
+
+    length: int
+    sha256: str
+    path: str | None
+    prefix: bytes
+
+
+class _Spill:
+    """Hashes (and, given a directory, stores) one over-long line as it streams past, in bounded memory."""
+
+    def __init__(self, spill_dir: Path | None) -> None:
+        self.digest = hashlib.sha256()
+        self.length = 0
+        self.prefix = b""
+        self._cr = b""  # a trailing CR may be the first half of a CRLF terminator
+        self._dir = spill_dir
+        self._file: IO[bytes] | None = None
+        if spill_dir is not None:
+            spill_dir.mkdir(parents=True, exist_ok=True)
+            self._tmp = spill_dir / f".partial-{os.getpid()}-{os.urandom(6).hex()}"
+            self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed in finish()
+
+    def write(self, data: bytes) -> None:
+        data, self._cr = self._cr + data, b""
+        if data.endswith(b"\r"):
+            data, self._cr = data[:-1], b"\r"
+        if not data:
+            return
+        self.digest.update(data)
+        self.length += len(data)
+        if len(self.prefix) < OVERLONG_PREFIX_BYTES:
+            self.prefix += data[: OVERLONG_PREFIX_BYTES - len(self.prefix)]
+        if self._file is not None:
+            self._file.write(data)
+
+    def finish(self) -> bytes:
+        """The marker line; a CR left pending was the line's terminator (CRLF, or CR at the end of file)."""
+        sha = self.digest.hexdigest()
+        path = None
+        if self._file is not None and self._dir is not None:
+            self._file.close()
+            target = self._dir / sha
+            os.replace(self._tmp, target)
+            path = str(target)
+        meta = b"%d:%s:%s\x00" % (self.length, sha.encode(), (path or "").encode().hex().encode())
+        return _OVERLONG_MARK + meta + self.prefix
+
+
+def overlong_of(raw: bytes) -> Overlong | None:
+    """The over-long line a marker stands for (None for an ordinary line)."""
+    if not raw.startswith(_OVERLONG_MARK):
+        return None
+    meta, _, prefix = raw[len(_OVERLONG_MARK) :].partition(b"\x00")
+    length, sha, path = meta.split(b":", 2)
+    return Overlong(int(length), sha.decode(), bytes.fromhex(path.decode()).decode() or None, prefix)
+
+
+def _spilled(line: bytes, spill_dir: Path | None) -> bytes:
+    spill = _Spill(spill_dir)
+    spill.write(line)
+    return spill.finish()
 
 
 def open_avazu(path: str | os.PathLike[str]) -> IO[bytes]:
@@ -78,50 +166,95 @@ def open_avazu(path: str | os.PathLike[str]) -> IO[bytes]:
     return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
 
 
+def read_header(stream: IO[bytes]) -> bytes:
+    """The first line, read with a bound: a file without newlines must not be read whole."""
+    line = stream.readline(_HEADER_LIMIT)
+    if len(line) >= _HEADER_LIMIT and not line.endswith(b"\n"):
+        raise AvazuFormatError(
+            f"not an Avazu header: the first line is longer than {_HEADER_LIMIT} bytes "
+            f"(expected {AVAZU_HEADER.decode()!r})"
+        )
+    return line
+
+
 def check_header(line: bytes) -> None:
-    """Raise AvazuFormatError naming the first differing column, so a wrong file fails in one line."""
+    """Raise AvazuFormatError naming the first differing column, so a wrong file fails in one line.
+
+    The message names columns by position and expected name only: the file's own bytes never reach
+    an error (a log line or a Slack alert), whatever file was named.
+    """
     found = line.removeprefix(_BOM).rstrip(b"\r\n")
     if found == AVAZU_HEADER:
         return
     if not found:
         raise AvazuFormatError(f"empty file: expected the Avazu header {AVAZU_HEADER.decode()!r}")
-    got = found.decode("utf-8", errors="replace").split(",")
-    diff = next((i for i, (a, b) in enumerate(zip(AVAZU_COLUMNS, got, strict=False)) if a != b), None)
+    got = found.split(b",")
+    names = [c.encode() for c in AVAZU_COLUMNS]
+    diff = next((i for i, (a, b) in enumerate(zip(names, got, strict=False)) if a != b), None)
     where = (
-        f"column {diff + 1} is {got[diff]!r}, expected {AVAZU_COLUMNS[diff]!r}"
+        f"column {diff + 1} is not {AVAZU_COLUMNS[diff]!r}"
         if diff is not None
         else f"{len(got)} columns, expected {_NCOLS}"
     )
-    raise AvazuFormatError(
-        f"not an Avazu header ({where}): expected {AVAZU_HEADER.decode()!r}, found {found[:300]!r}"
-    )
+    raise AvazuFormatError(f"not an Avazu header ({where}): expected {AVAZU_HEADER.decode()!r}")
 
 
-def iter_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    """``(line_no, line)`` for every data line (header is line 1), terminators stripped.
+def iter_line_blocks(
+    stream: IO[bytes], max_line: int | None = None, spill_dir: Path | None = None
+) -> Iterator[list[bytes]]:
+    """The data lines after the header, a block at a time, terminators stripped.
 
-    Reads 1 MiB blocks and splits them in C. Blank lines are yielded too: they become parsing errors,
-    since a row that silently disappears would break the rows-read accounting.
+    Line endings: every line ends with LF or CRLF, each line on its own (LF-header/CRLF-row and
+    mixed files read the same as clean ones); a CR anywhere else is data. A line longer than
+    ``max_line`` bytes (default: setting INGEST_MAX_LINE_BYTES) is never held in memory: it streams
+    through a SHA-256 (and into ``spill_dir/<sha256>`` when given) and is replaced by a marker that
+    :func:`parse_row` turns into a ``parsing`` RowError (:func:`overlong_of`).
     """
-    header = stream.readline()
-    check_header(header)
-    crlf = header.endswith(b"\r\n")
-    line_no = 1
+    limit = max_line or max_line_bytes()
     rest = b""
     while block := stream.read(_BLOCK):
         if rest:
             block = rest + block
-        if crlf:
-            block = block.replace(b"\r\n", b"\n")
+        block = block.replace(b"\r\n", b"\n")
         lines = block.split(b"\n")
         rest = lines.pop()
+        if len(block) - len(rest) > limit:  # only then can a complete line be over the limit
+            lines = [line if len(line) <= limit else _spilled(line, spill_dir) for line in lines]
+        if len(rest) > limit:
+            spill = _Spill(spill_dir)
+            spill.write(rest)
+            rest = b""
+            while piece := stream.read(_BLOCK):
+                end = piece.find(b"\n")
+                if end >= 0:
+                    spill.write(piece[:end])
+                    rest = piece[end + 1 :]
+                    break
+                spill.write(piece)
+            lines.append(spill.finish())
+        if lines:
+            yield lines
+    if rest.endswith(b"\r"):
+        rest = rest[:-1]
+    if rest:
+        yield [rest if len(rest) <= limit else _spilled(rest, spill_dir)]
+
+
+def iter_lines(
+    stream: IO[bytes], max_line: int | None = None, spill_dir: Path | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """``(line_no, line)`` for every data line (header is line 1), terminators stripped.
+
+    Reads 1 MiB blocks and splits them in C (:func:`iter_line_blocks`: line endings, over-long
+    lines). Blank lines are yielded too: they become parsing errors, since a row that silently
+    disappears would break the rows-read accounting.
+    """
+    check_header(read_header(stream))
+    line_no = 1
+    for lines in iter_line_blocks(stream, max_line, spill_dir):
         for line in lines:
             line_no += 1
             yield line_no, line
-    if crlf and rest.endswith(b"\r"):
-        rest = rest[:-1]
-    if rest:
-        yield line_no + 1, rest
 
 
 def parse_row(line_no: int, raw: bytes) -> AvazuRow | RowError:
@@ -134,7 +267,7 @@ def parse_row(line_no: int, raw: bytes) -> AvazuRow | RowError:
                 rid.isdigit()
                 and (len(rid) < 20 or (len(rid) == 20 and rid <= _MAX_ID))
                 and len(hour) == 8
-                and hour.isdigit()
+                and is_valid_hour(hour)
             ):
                 try:
                     values = [
@@ -151,6 +284,18 @@ def parse_row(line_no: int, raw: bytes) -> AvazuRow | RowError:
 
 def _diagnose(line_no: int, raw: bytes) -> AvazuRow | RowError:
     """The slow path: strict checks in column order so the message names the first problem."""
+    overlong = overlong_of(raw)
+    if overlong is not None:
+        return RowError(
+            "parsing",
+            f"line of {overlong.length} bytes is longer than the limit (setting INGEST_MAX_LINE_BYTES); "
+            f"sha256 {overlong.sha256}",
+            overlong.prefix,
+            line_no,
+            raw_ref={"bytes": overlong.length, "sha256": overlong.sha256, "path": overlong.path},
+        )
+    if b"\x00" in raw:
+        return RowError("parsing", f"NUL byte at byte {raw.index(0)}", raw, line_no)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -164,6 +309,10 @@ def _diagnose(line_no: int, raw: bytes) -> AvazuRow | RowError:
     hour = fields[2]
     if not (len(hour) == 8 and hour.isascii() and hour.isdigit()):
         return RowError("parsing", f"column hour: {hour[:40]!r} is not YYMMDDHH", raw, line_no, rid)
+    if not is_valid_hour(hour):
+        return RowError(
+            "parsing", f"column hour: {hour!r} is not a valid date and hour (YYMMDDHH)", raw, line_no, rid
+        )
     for i in _INT_IDX:
         value = fields[i]
         digits = value[1:] if value.startswith("-") else value
@@ -171,7 +320,17 @@ def _diagnose(line_no: int, raw: bytes) -> AvazuRow | RowError:
             return RowError(
                 "parsing", f"column {AVAZU_COLUMNS[i]}: {value[:40]!r} is not an integer", raw, line_no, rid
             )
-        fields[i] = int(value)
+        try:
+            fields[i] = int(value)
+        except ValueError:  # more digits than int() converts (4300): far beyond any column's range
+            return RowError(
+                "schema",
+                f"column {AVAZU_COLUMNS[i]}: {len(digits)}-digit integer is out of range",
+                raw,
+                line_no,
+                rid,
+                field=AVAZU_COLUMNS[i],
+            )
     return AvazuRow(line_no, raw, fields)
 
 

@@ -37,7 +37,14 @@ import orjson
 from include.ingest.avazu_reader import parse_row
 from include.ingest.economics import PriceModel
 from include.ingest.event_time import HOUR_MS
-from include.ingest.events import DEFAULT_SOURCE, Validator, check_event, compile_validator, encode_row
+from include.ingest.events import (
+    DEFAULT_SOURCE,
+    Validator,
+    check_event,
+    compile_validator,
+    encode_row,
+    with_storage_bounds,
+)
 from include.ingest.records import RowError
 
 # The keys of ``events.to_event``, in its order (the JSON byte order depends on it).
@@ -101,7 +108,7 @@ class ColumnValidator:
         self._properties: dict[str, _Property] = {}
         self._required: frozenset[str] = frozenset()
         self._closed = False
-        self.fast = self._compile(schema)
+        self.fast = self._compile(with_storage_bounds(schema))
 
     def _compile(self, schema: dict[str, Any]) -> bool:
         if set(schema) - _TOP_LEVEL - _ANNOTATIONS or schema.get("type", "object") != "object":
@@ -279,8 +286,8 @@ def _parse_columns(text_lines: list[str], hour: str) -> list[Any] | None:
     """The 24 columns of lines that all take the reader's fast path, or None (then use the reference).
 
     The 13 integer columns are parsed by one ``orjson.loads`` of their joined text: JSON integers are a
-    subset of what ``int()`` accepts here, and anything else (leading zeros, ``1e5``, a stray ``-``)
-    either fails or comes back as a non-int, and then ``int()`` decides value by value as the reader does.
+    subset of what ``int()`` accepts here. Anything else (leading zeros, ``1e5``, a stray ``-``, an
+    integer beyond 64 bits) sends the block to the reference path, which decides and names each row.
     """
     rows = list(map(_SPLIT, text_lines))
     if set(map(len, rows)) != {_NCOLS}:
@@ -299,11 +306,7 @@ def _parse_columns(text_lines: list[str], hour: str) -> list[Any] | None:
         for k, j in enumerate(_INT_IDX):
             columns[j] = ints[k * n : (k + 1) * n]
     except ValueError:
-        try:
-            for j in _INT_IDX:
-                columns[j] = list(map(int, columns[j]))
-        except ValueError:
-            return None
+        return None  # leading zeros, or beyond 64 bits (orjson could not serialize it): row by row
     return columns
 
 

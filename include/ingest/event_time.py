@@ -8,8 +8,9 @@ average Avazu hour of 168k rows.
 
 Which rows count: every line attributed to the hour, malformed ones included. A malformed line keeps
 its slot, so its neighbours' times do not depend on whether it parses, and a repaired row retried from
-the DLQ can get the time it would have had. A line whose hour cannot be read (too few columns) belongs
-to the hour of the line before it (lines before the first readable hour go with the first hour).
+the DLQ can get the time it would have had. A line whose hour cannot be read (too few columns, or not a
+real ``YYMMDDHH`` such as ``99999999``) belongs to the hour of the line before it (lines before the
+first readable hour go with the first hour): it is dead-lettered there and never ends a range.
 
 Unsorted input is rejected, not repaired: Avazu files are sorted by hour and a replay emits an hour as
 soon as it is complete, so an hour that reappears later would already have been sent with a wrong
@@ -37,6 +38,25 @@ def hour_start_ms(hour: str | bytes) -> int:
     if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hh <= 23):
         raise ValueError(f"hour {text!r} is not a valid date and hour")
     return calendar.timegm((year, month, day, hh, 0, 0)) * 1000
+
+
+_VALID_HOURS: dict[str | bytes, bool] = {}
+
+
+def is_valid_hour(hour: str | bytes) -> bool:
+    """Is ``hour`` a real ``YYMMDDHH``? Cached: a file has a few hundred distinct hours."""
+    if len(hour) != 8:
+        return False
+    known = _VALID_HOURS.get(hour)
+    if known is None:
+        try:
+            hour_start_ms(hour)
+            known = True
+        except (ValueError, UnicodeDecodeError):
+            known = False
+        if len(_VALID_HOURS) < 100_000:  # a hostile file may hold millions of distinct 8-byte values
+            _VALID_HOURS[hour] = known
+    return known
 
 
 def event_time_ms(hour_start: int, i: int, n: int) -> int:
@@ -85,7 +105,7 @@ def iter_hour_batches(
     for line_no, line in lines:
         parts = line.split(b",", 3)
         hour = parts[2] if len(parts) == 4 else None
-        if hour == current or hour is None or not (len(hour) == 8 and hour.isdigit()):
+        if hour == current or hour is None or not is_valid_hour(hour):
             if keep:
                 batch.append(line)
             elif current is None:

@@ -7,6 +7,8 @@ them and carries on.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -57,9 +59,45 @@ DlqSource = Literal["producer", "flink", "dlq_retry"]
 ) = range(len(COL))
 
 
+_INT32 = {"minimum": -(2**31), "maximum": 2**31 - 1}
+# Bounds of the columns that store an event, where the registered schema sets none: PostgreSQL
+# ``integer`` (int32) columns, the last millisecond of ``timestamptz`` and NUMERIC(18,6) money. They
+# live here, not in the registered schema, because adding a maximum to a registered schema is not a
+# backward-compatible change; every validator of an event (producer, DLQ retry, reference ETL path)
+# applies them, so an out-of-range value is dead-lettered for its row instead of failing a whole day
+# downstream.
+STORAGE_BOUNDS: dict[str, dict[str, int]] = {
+    **{name: _INT32 for name in ("C1", "banner_pos", "device_type", "device_conn_type")},
+    **{f"C{n}": _INT32 for n in range(14, 22)},
+    "event_time": {"maximum": 253_402_300_799_999},  # 9999-12-31T23:59:59.999Z
+    "cost": {"exclusiveMaximum": 10**12},
+    "revenue": {"exclusiveMaximum": 10**12},
+}
+
+
 def load_schema(path: str | os.PathLike[str] = SCHEMA_PATH) -> dict[str, Any]:
     """The event JSON Schema (the same file the bootstrap registers in the schema registry)."""
     return json.loads(Path(path).read_text())
+
+
+def with_storage_bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``schema`` whose properties also carry :data:`STORAGE_BOUNDS` (the tighter bound wins).
+
+    Only for validating: the schema registered in the registry stays as the file has it.
+    """
+    properties = dict(schema.get("properties") or {})
+    for name, bounds in STORAGE_BOUNDS.items():
+        definition = properties.get(name)
+        if not isinstance(definition, dict):
+            continue
+        merged = dict(definition)
+        for keyword, limit in bounds.items():
+            low = keyword in ("minimum", "exclusiveMinimum")
+            current = merged.get(keyword)
+            if not isinstance(current, int | float) or (limit > current if low else limit < current):
+                merged[keyword] = limit
+        properties[name] = merged
+    return {**schema, "properties": properties} if "properties" in schema else dict(schema)
 
 
 def compile_validator(schema: dict[str, Any]) -> Validator:
@@ -68,7 +106,7 @@ def compile_validator(schema: dict[str, Any]) -> Validator:
     Messages name the field ("click must be one of [0, 1]"), with fastjsonschema's ``data`` root
     renamed to ``event``.
     """
-    validate = fastjsonschema.compile(schema)
+    validate = fastjsonschema.compile(with_storage_bounds(schema))
     invalid = fastjsonschema.JsonSchemaValueException
     known = set(schema.get("properties", {}))
 
@@ -178,7 +216,10 @@ def encode_row(
     error = check_event(validator, event, row.raw, row.line_no)
     if error is not None:
         return error
-    return event, orjson.dumps(event)
+    try:
+        return event, orjson.dumps(event)
+    except orjson.JSONEncodeError as exc:  # beyond 64 bits, with a schema that sets no maximum
+        return RowError("schema", f"a value is out of range: {exc}", row.raw, row.line_no, event["event_id"])
 
 
 def encode_live_event(
@@ -211,10 +252,11 @@ def dead_letter(
     partition: int | None = None,
     offset: int | None = None,
     event_id: str | None = None,
+    raw_ref: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A DLQ record. Every key is always present (None when unknown) so consumers see one shape.
 
-    The fields: docs/design.md "Dead-letter contract".
+    The fields, and how the original bytes are kept exactly: docs/design.md "Dead-letter contract".
     """
     if error_type not in ERROR_TYPES:
         raise ValueError(f"error_type must be one of {sorted(ERROR_TYPES)}, got {error_type!r}")
@@ -222,9 +264,16 @@ def dead_letter(
         raise ValueError(f"source must be one of {sorted(DLQ_SOURCES)}, got {source!r}")
     if retry_count < 0:
         raise ValueError(f"retry_count must be >= 0, got {retry_count}")
-    payload = raw_payload.decode("utf-8", errors="replace") if isinstance(raw_payload, bytes) else raw_payload
+    if isinstance(raw_payload, str):
+        try:
+            raw_payload = raw_payload.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:
+            raw_payload = raw_payload.encode("utf-8", errors="replace")
+    text, exact_b64 = payload_fields(raw_payload)
     return {
-        "raw_payload": payload,
+        "raw_payload": text,
+        "raw_payload_b64": exact_b64,
+        "raw_ref": raw_ref,
         "error_type": error_type,
         "error_message": error_message,
         "stacktrace": stacktrace,
@@ -241,4 +290,87 @@ def dead_letter(
 def dead_letter_for(error: RowError, *, source: DlqSource = "producer", **known: Any) -> dict[str, Any]:
     """The DLQ record of a RowError (its raw bytes, type, message and event id)."""
     known.setdefault("event_id", error.event_id)
+    known.setdefault("raw_ref", error.raw_ref)
     return dead_letter(error.raw, error.error_type, error.message, source=source, **known)
+
+
+def payload_fields(raw: bytes) -> tuple[str, str | None]:
+    """``raw_payload`` and ``raw_payload_b64`` of these bytes.
+
+    Valid UTF-8 without NUL is kept as text alone. Anything else gets a readable text (invalid bytes
+    and NUL as U+FFFD: PostgreSQL text cannot hold NUL) plus the exact bytes in base64.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        return text, base64.b64encode(raw).decode("ascii")
+    if "\x00" in text:
+        return text.replace("\x00", "\ufffd"), base64.b64encode(raw).decode("ascii")
+    return text, None
+
+
+def truncate_dead_letter(
+    record: dict[str, Any], payload_dir: str | os.PathLike[str] | None
+) -> dict[str, Any]:
+    """``record`` with its payload cut to a prefix, the full bytes in ``payload_dir/<sha256>``.
+
+    For a dead letter bigger than a Kafka record may be: it must still reach the DLQ, and the DLQ
+    retry can still read every byte (:func:`original_payload`).
+    """
+    raw = original_bytes(record)
+    digest = hashlib.sha256(raw).hexdigest()
+    path = None
+    if payload_dir is not None:
+        directory = Path(payload_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / digest
+        if not target.exists():
+            tmp = directory / f".partial-{os.getpid()}-{digest[:16]}"
+            tmp.write_bytes(raw)
+            os.replace(tmp, target)
+        path = str(target)
+    prefix = raw[:1024]
+    text, exact_b64 = payload_fields(prefix)
+    message = str(record.get("error_message") or "")[:2000]
+    return {
+        **record,
+        "raw_payload": text,
+        "raw_payload_b64": exact_b64,
+        "raw_ref": {"bytes": len(raw), "sha256": digest, "path": path},
+        "error_message": message,
+        "stacktrace": None,
+    }
+
+
+def original_bytes(record: dict[str, Any]) -> bytes:
+    """The exact bytes a dead letter stands for, as far as the record itself holds them."""
+    exact = record.get("raw_payload_b64")
+    if isinstance(exact, str):
+        try:
+            return base64.b64decode(exact, validate=True)
+        except ValueError:
+            pass
+    text = record.get("raw_payload")
+    return text.encode("utf-8", errors="surrogateescape") if isinstance(text, str) else b""
+
+
+def original_payload(record: dict[str, Any], max_bytes: int = 16 << 20) -> str:
+    """A dead letter's original bytes as text for the DLQ retry: exact, never U+FFFD-replaced.
+
+    Bytes that are not UTF-8 come back as surrogate escapes (``bytes.decode(errors="surrogateescape")``),
+    so the repair rules see what the file held. A payload kept in a file (``raw_ref``) is read when its
+    SHA-256 matches and it is at most ``max_bytes``; else the record's prefix is what there is.
+    """
+    raw = original_bytes(record)
+    ref = record.get("raw_ref")
+    if isinstance(ref, dict) and isinstance(ref.get("path"), str) and isinstance(ref.get("bytes"), int):
+        path = Path(ref["path"])
+        try:
+            if ref["bytes"] <= max_bytes and path.stat().st_size == ref["bytes"]:
+                full = path.read_bytes()
+                if hashlib.sha256(full).hexdigest() == ref.get("sha256"):
+                    raw = full
+        except OSError:
+            pass
+    return raw.decode("utf-8", errors="surrogateescape")

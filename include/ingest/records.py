@@ -16,6 +16,10 @@ class UnsortedInputError(AvazuFormatError):
     """An hour reappeared after a later one: replay event times need every hour's row count up front."""
 
 
+class CorruptInputError(AvazuFormatError):
+    """The file cannot be read to its end (a truncated or corrupt gzip, an I/O error)."""
+
+
 @dataclass(slots=True)
 class AvazuRow:
     """One parsed data row.
@@ -42,3 +46,5 @@ class RowError:
     event_id: str | None = None
     event_time: int | None = None
     field: str | None = None
+    # An over-long line: ``raw`` is its prefix; {"bytes", "sha256", "path"} say where the rest is.
+    raw_ref: dict[str, Any] | None = None

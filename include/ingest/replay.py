@@ -10,7 +10,9 @@ Exit codes:
 
 - 0: every row is in the raw topic or the DLQ (dead letters are accounted for, hence success)
 - 1: accounting failed: some rows failed delivery or are unaccounted for (see the report)
-- 2: bad input: missing file, not an Avazu header, bad or empty hour range, bad arguments
+- 2: bad input, found before anything is published: a missing file or a directory, an empty file, not
+  an Avazu header, a truncated or corrupt gzip, hours out of order (``--sort`` fixes that), a bad or
+  empty hour range, bad arguments. Bad *rows* are not bad input: they are dead-lettered (exit 0).
 - 3: a service is unreachable or unprepared: Kafka, the schema registry, a missing topic or subject
 - 130: interrupted (Ctrl-C)
 """
@@ -53,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="sender processes for asap (default: one per partition, max 3)"
     )
     parser.add_argument("--replay-id", help="name of this run in logs and metrics (default: time + suffix)")
+    parser.add_argument(
+        "--sort",
+        action="store_true",
+        help="replay a copy sorted by hour (stable, out of core, under DATA_DIR/raw/sorted) instead",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -107,6 +114,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from include.ingest.producer import ReplayError, ReplayOptions, replay
 
+    if args.sort:
+        from include.ingest.preflight import FileCheckError
+        from include.ingest.sort_input import sort_by_hour
+
+        try:
+            args.file = sort_by_hour(args.file)
+        except FileCheckError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        print(f"{prog}: replaying the sorted copy {args.file}", file=sys.stderr)
     if pace.mode != "live":
         _ensure_partitions(args.file, args.from_hour, args.to_hour)
 

@@ -5,31 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from include.ingest.avazu_reader import iter_lines, open_avazu
 from include.ingest.event_time import HourBatch, normalize_hour
+from include.ingest.preflight import FileCheckError, FileFacts, check_file, check_range
 from include.ingest.records import AvazuFormatError
 from include.ingest.replay_errors import InputError
 
 
-def check_input(path: Path, hour_from: str | None, hour_to: str | None) -> None:
-    """A missing/unreadable file, a bad header or malformed hour bounds raise :class:`InputError`."""
-    if not path.exists():
-        raise InputError(f"file not found: {path}")
-    if not path.is_file():
-        raise InputError(f"not a file: {path}")
-    try:
-        with open_avazu(path) as stream:
-            next(iter_lines(stream), None)
-    except AvazuFormatError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
+def check_input(path: Path, hour_from: str | None, hour_to: str | None) -> FileFacts:
+    """Malformed hour bounds and every whole-file problem (:mod:`include.ingest.preflight`) raise
+    :class:`InputError`, before anything is published."""
     try:
         low, high = normalize_hour(hour_from), normalize_hour(hour_to)
     except ValueError as exc:
         raise InputError(f"bad hour range: {exc}") from None
     if low is not None and high is not None and low > high:
         raise InputError(f"bad hour range: from {hour_from} is after to {hour_to}")
+    try:
+        facts = check_file(path)
+    except FileCheckError as exc:
+        raise InputError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
+    try:
+        check_range(facts, hour_from, hour_to)
+    except FileCheckError:
+        raise InputError(_empty_range_message(path, hour_from, hour_to)) from None
+    return facts
 
 
 def first_batch(
@@ -48,8 +47,10 @@ def first_batch(
 def _empty_range_message(path: Path, hour_from: str | None, hour_to: str | None) -> str:
     if hour_from is None and hour_to is None:
         return f"{path} has no data rows"
-    from include.ingest.ranges import file_hour_span
-
-    span = file_hour_span(path)
-    hours = f"the file has hours {span.first}..{span.last}" if span else "no row has a readable hour"
+    facts = check_file(path)
+    hours = (
+        f"the file has hours {facts.first_hour}..{facts.last_hour}"
+        if facts.first_hour
+        else "no row has a readable hour"
+    )
     return f"no rows in hours {hour_from or 'first'}..{hour_to or 'last'} of {path} ({hours})"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,10 @@ def replay(options: ReplayOptions) -> AccountingReport:
     """Replay ``options.file`` and return the accounting; raises :class:`ReplayError` (one-line message)."""
     target = ReplayTarget.of(options)
     check_input(target.path, options.hour_from, options.hour_to)
+    spill_dir = Path(config.get("DLQ_PAYLOAD_DIR"))
     with open_avazu(target.path) as stream:
-        batches = iter_hour_batches(iter_lines(stream), options.hour_from, options.hour_to)
+        lines = iter_lines(stream, spill_dir=spill_dir)
+        batches = iter_hour_batches(lines, options.hour_from, options.hour_to)
         first = first_batch(batches, target.path, options.hour_from, options.hour_to)
         run = _Run(options, target, connect(target), first)
         stopped = run.send_all(itertools.chain([first], batches))
@@ -201,6 +204,11 @@ class _Run:
                     last_tick = time.monotonic()
         except AvazuFormatError as exc:
             return InputError(f"{self.target.path}: {exc}")
+        except (EOFError, zlib.error, OSError) as exc:  # changed or failing since the check: resumable
+            return InputError(
+                f"{self.target.path}: reading stopped after {self.rows_read} rows "
+                f"({type(exc).__name__}: {exc}); replay from the hour after the last complete one"
+            )
         finally:
             self.senders.finish(self.tick)
         return None

@@ -15,16 +15,23 @@ import time
 from functools import partial
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+
+from include import config
 from include.ingest.blocks import Block
 from include.ingest.columnar import BlockEncoder, ColumnValidator
 from include.ingest.economics import PriceModel
 from include.ingest.end_of_input import MARK_INTERVAL_S, MARKER_HEADERS, marker_value
-from include.ingest.events import dead_letter_for
+from include.ingest.events import dead_letter_for, truncate_dead_letter
 from include.ingest.kafka_producer import AccountedProducer
 from include.ingest.pacing import Pacer
 from include.ingest.records import RowError
 
 log = logging.getLogger(__name__)
+
+# Under librdkafka's default message.max.bytes (1,000,000) and the broker's (1,048,588), with room
+# for headers and the record's framing.
+DLQ_RECORD_LIMIT = 900_000
 
 
 class Sender(AccountedProducer):
@@ -50,6 +57,8 @@ class Sender(AccountedProducer):
         self.encoder = BlockEncoder(ColumnValidator(schema), model, time_offset_ms=offset)
         super().__init__(kafka_conf, topic, start_offsets)
         self._time_offset_ms = offset
+        self._dlq_limit = min(DLQ_RECORD_LIMIT, int(kafka_conf.get("message.max.bytes", 1_000_000)) - 4096)
+        self._payload_dir = config.get("DLQ_PAYLOAD_DIR")
         # Partitions this sender owns (all, or p % workers == w): markers keep even the empty ones moving.
         self.owned_partitions: set[int] = set()
         self._marked_partitions: set[int] = set()
@@ -94,6 +103,9 @@ class Sender(AccountedProducer):
 
     def dead_letter(self, error: RowError) -> None:
         record = dead_letter_for(error, source="producer", topic=self.topic)
+        value = json.dumps(record).encode()
+        if len(value) > self._dlq_limit:
+            value = json.dumps(truncate_dead_letter(record, self._payload_dir)).encode()
         headers = [("content-type", b"application/json"), ("source_file", self._source_file)]
         if error.line_no is not None:
             headers.append(("line_no", str(error.line_no).encode()))
@@ -101,9 +113,18 @@ class Sender(AccountedProducer):
             headers.append(("event_time", str(error.event_time).encode()))
         key = error.event_id.encode() if error.event_id else None
         on_delivery = partial(self._on_dlq, error.error_type)
-        self._produce(
-            self.dlq_topic, json.dumps(record).encode(), key, -1, headers=headers, on_delivery=on_delivery
-        )
+        try:
+            self._produce(self.dlq_topic, value, key, -1, headers=headers, on_delivery=on_delivery)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            # A limit lowered in kafka_overrides: the dead letter still goes, as a prefix + file.
+            small = truncate_dead_letter(record, self._payload_dir)
+            small["raw_payload"], small["raw_payload_b64"] = small["raw_payload"][:256], None
+            small["error_message"] = small["error_message"][:256]
+            self._produce(
+                self.dlq_topic, json.dumps(small).encode(), key, -1, headers=headers, on_delivery=on_delivery
+            )
 
     def _due_times(self, block: Block) -> list[float | None]:
         assert self.pacer is not None

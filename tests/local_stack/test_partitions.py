@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ def _first_free_day(cfg: dict[str, str]) -> date:
 
 
 def test_ten_replayed_days_get_partitions_and_leave_default_empty(
-    bootstrapped: Any, airflow: Any, cfg: dict[str, str], pg_owner: Any, tmp_path: Any
+    bootstrapped: Any, airflow: Any, cfg: dict[str, str], pg_owner: Any
 ) -> None:
     first = _first_free_day(cfg)
     assert (datetime.now(UTC).date() - first).days > 30  # far from today: wall-clock days would not do
@@ -46,11 +47,15 @@ def test_ten_replayed_days_get_partitions_and_leave_default_empty(
     # The maintenance DAG may already have made the days next to the watermark; the replay the rest.
     missing = names - _partitions_of(pg_owner, partitions.WINDOW_TABLE)
     assert len(missing) >= DAYS - 3
-    path = tmp_path / "ten_days.csv"
+    # Under DATA_DIR/raw: the DAG's file param only reads files under the input roots.
+    path = Path(cfg["DATA_DIR"]) / "raw" / f"test_ten_days_{uuid.uuid4().hex[:8]}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
     generate(path, 24 * DAYS * 6, first.strftime("%y%m%d") + "00", 24 * DAYS, seed=3, progress=False)
-    expected = oracle.compute_file(path)
-
-    run_id, state = airflow.run_and_wait("dag_avazu_replay", {"file": str(path)}, timeout=600)
+    try:
+        expected = oracle.compute_file(path)
+        run_id, state = airflow.run_and_wait("dag_avazu_replay", {"file": str(path)}, timeout=600)
+    finally:
+        path.unlink()
     assert state == "success", airflow.task_instances("dag_avazu_replay", run_id)
     assert airflow.xcom("dag_avazu_replay", run_id, "ensure_partitions") == len(missing)
     assert names <= _partitions_of(pg_owner, partitions.WINDOW_TABLE)

@@ -292,16 +292,21 @@ def _task_log(cfg: dict[str, str], run_id: str, task_id: str) -> str:
     return files[-1].read_text()
 
 
-def test_dag_replays_exactly_the_requested_hour_range(airflow, cfg, topics, tmp_path):
-    path = tmp_path / "dag_range.csv"
+def test_dag_replays_exactly_the_requested_hour_range(airflow, cfg, topics):
+    # Under DATA_DIR/raw: the DAG's file param only reads files under the input roots.
+    path = Path(cfg["DATA_DIR"]) / "raw" / f"test_dag_range_{uuid.uuid4().hex[:8]}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
     result = generate(path, 6_000, "14102500", 6, seed=777, progress=False)
     counts = dict(result.hours)
     raw = topics()
-    run_id, state = airflow.run_and_wait(
-        "dag_avazu_replay",
-        conf={"file": str(path), "from_hour": "14102502", "to_hour": "14102504", "topic": raw},
-        timeout=300,
-    )
+    try:
+        run_id, state = airflow.run_and_wait(
+            "dag_avazu_replay",
+            conf={"file": str(path), "from_hour": "14102502", "to_hour": "14102504", "topic": raw},
+            timeout=300,
+        )
+    finally:
+        path.unlink()
     assert state == "success", _task_log(cfg, run_id, "replay")[-2000:]
     expected = counts["14102502"] + counts["14102503"] + counts["14102504"]
     report = airflow.xcom("dag_avazu_replay", run_id, "replay")

@@ -97,7 +97,7 @@ def test_missing_event_time_falls_back_to_the_hour_start(line, validator, model)
         ("click", "2", "schema", "click must be one of [0, 1]"),
         ("site_id", "XYZ12345", "schema", "site_id must match pattern"),
         ("C15", "3x0", "parsing", "column C15: '3x0' is not an integer"),
-        ("hour", "14132100", "parsing", "column hour: hour '14132100' is not a valid date and hour"),
+        ("hour", "14132100", "parsing", "column hour: '14132100' is not a valid date and hour"),
         ("C15", "1.5", "parsing", "column C15: '1.5' is not an integer"),
     ],
 )

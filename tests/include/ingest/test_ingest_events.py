@@ -164,6 +164,8 @@ def test_dead_letter_record_has_the_spec_fields() -> None:
     )
     assert record == {
         "raw_payload": "1,0,\ufffd",
+        "raw_payload_b64": "MSwwLP8=",  # the exact bytes: the text alone lost the 0xff
+        "raw_ref": None,
         "error_type": "parsing",
         "error_message": "invalid UTF-8 at byte 4",
         "stacktrace": None,

@@ -70,8 +70,9 @@ def test_event_time_helpers() -> None:
 
 def test_header_is_validated(tmp_path: Path, sample_lines: list[bytes]) -> None:
     wrong = sample_lines[0].replace(b"banner_pos", b"bannerpos")
-    with pytest.raises(AvazuFormatError, match=r"column 5 is 'bannerpos', expected 'banner_pos'"):
+    with pytest.raises(AvazuFormatError, match=r"column 5 is not 'banner_pos'") as raised:
         list(read_avazu(write(tmp_path / "a.csv", [wrong, *sample_lines[1:]])))
+    assert "bannerpos" not in str(raised.value)  # the file's bytes never reach an error message
     with pytest.raises(AvazuFormatError, match=r"23 columns, expected 24"):
         list(read_avazu(write(tmp_path / "b.csv", [sample_lines[0].rsplit(b",", 1)[0]])))
     (tmp_path / "empty.csv").write_bytes(b"")

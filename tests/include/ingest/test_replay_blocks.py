@@ -99,7 +99,8 @@ def test_bad_input_is_one_line_with_exit_code_2(
 
 
 def test_an_empty_hour_range_names_the_files_hours(sample_path: Path) -> None:
-    check_input(sample_path, "14102300", "14102301")
+    with pytest.raises(InputError, match=r"no rows in hours 14102300\.\.14102301 .*14102100\.\.14102100"):
+        check_input(sample_path, "14102300", "14102301")
     with open_avazu(sample_path) as stream, pytest.raises(InputError) as raised:
         first_batch(
             iter_hour_batches(iter_lines(stream), "14102300", "14102301"), sample_path, "14102300", "14102301"

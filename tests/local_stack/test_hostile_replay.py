@@ -1,0 +1,244 @@
+"""Hostile files through the real replay CLI, the replay DAG and the DLQ retry: every row accounted,
+whole-file problems refused before anything is published, exact bytes in the DLQ, file params confined
+to the input roots (docs/ingestion.md "Hostile input")."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from include import config
+from include.dlq.backoff import BackoffPolicy
+from include.dlq.drain import DrainOptions, drain
+from include.dlq.retry_topics import retry_topic
+from include.ingest.avazu_reader import AVAZU_HEADER, COL
+from include.ingest.end_of_input import HEARTBEAT_HEADER
+from include.ingest.events import original_payload
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "samples" / "avazu_sample_100.csv"
+
+
+@pytest.fixture
+def topics(kafka_admin: Any) -> Iterator[Any]:
+    created: list[str] = []
+
+    def make() -> tuple[str, str]:
+        suffix = uuid.uuid4().hex[:8]
+        raw, dlq = f"hostile_raw_{suffix}", f"hostile_dlq_{suffix}"
+        for future in kafka_admin.create_topics([NewTopic(raw, 3, 1), NewTopic(dlq, 1, 1)]).values():
+            future.result(timeout=30)
+        created.extend([raw, dlq, retry_topic(dlq, 1), retry_topic(dlq, 2)])
+        return raw, dlq
+
+    yield make
+    existing = set(kafka_admin.list_topics(timeout=10).topics)
+    doomed = [t for t in created if t in existing]
+    if doomed:
+        kafka_admin.delete_topics(doomed)
+    import psycopg
+
+    with psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True) as conn:
+        for table in ("errors.dlq_errors", "errors.retry_history"):
+            conn.execute(f"DELETE FROM {table} WHERE dlq_topic = ANY(%s)", (created,))
+
+
+def consume(bootstrap: str, topic: str) -> list[Any]:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+    )
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+        consumer.assign([TopicPartition(topic, p, 0) for p, high in ends.items() if high])
+        wanted, out = {p: h for p, h in ends.items() if h}, []
+        deadline = time.monotonic() + 120
+        while wanted and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, timeout=1.0):
+                assert msg.error() is None
+                if not any(k == HEARTBEAT_HEADER for k, _ in msg.headers() or []):
+                    out.append(msg)
+            # Positions, not record offsets: the DLQ retry's transaction markers take offsets too.
+            for tp in consumer.position([TopicPartition(topic, p) for p in list(wanted)]):
+                if tp.offset >= wanted[tp.partition]:
+                    wanted.pop(tp.partition)
+        assert not wanted, f"did not reach the end of {topic}: {wanted}"
+        return out
+    finally:
+        consumer.close()
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "include.ingest.replay", "--no-progress", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def field(row: bytes, column: str, value: bytes) -> bytes:
+    f = row.split(b",")
+    f[COL[column]] = value
+    return b",".join(f)
+
+
+def hostile_day(path: Path) -> tuple[Path, dict[int, bytes]]:
+    """The 100 real rows spread over hours 00..09 of 2014-10-21, with one row of every bad kind;
+    LF header, CRLF rows. Returns the bad rows by line number."""
+    rows = SAMPLE.read_bytes().splitlines()[1:]
+    lines = [field(r, "hour", b"141021%02d" % (k // 10)) for k, r in enumerate(rows)]
+    bad = {
+        3: lines[1][:8] + b"\x00" + lines[1][8:],
+        5: b"\xef\xbb\xbf" + lines[3],
+        7: field(lines[5], "site_id", b'"1fbe,01fe"'),
+        9: b"",
+        11: lines[9].rsplit(b",", 1)[0],
+        13: lines[11] + b",1",
+        15: field(lines[13], "C14", b"2147483648"),
+        17: field(lines[15], "C17", b"9" * 25),
+        19: field(lines[17], "site_id", lines[17].split(b",")[5] + b"\xa0"),  # Latin-1: repairable
+        31: field(lines[29], "hour", b"99999999"),  # garbage hour in the middle of the range
+        41: lines[39] + b"," + b"7" * 200_000,  # over-long (the test lowers the limit)
+    }
+    for line_no, raw in bad.items():
+        lines[line_no - 2] = raw
+    path.write_bytes(AVAZU_HEADER + b"\n" + b"".join(line + b"\r\n" for line in lines))
+    return path, bad
+
+
+def test_every_row_is_accounted_by_the_replay_and_the_dlq_retry_repairs_exact_bytes(
+    cfg, topics, bootstrapped, tmp_path
+):
+    bootstrap = cfg["KAFKA_BOOTSTRAP_SERVERS"]
+    raw, dlq = topics()
+    path, bad = hostile_day(tmp_path / "hostile.csv")
+    result = cli(
+        "--file", str(path), "--to-hour", "14102109", "--topic", raw, "--dlq-topic", dlq, "--json",
+        env={"INGEST_MAX_LINE_BYTES": "65536"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["rows_read"] == 100 and report["ok"]
+    assert report["published"] + report["dead_lettered"] == 100
+    assert report["dead_lettered"] == len(bad)
+
+    letters = {int(dict(m.headers())["line_no"]): (m, json.loads(m.value())) for m in consume(bootstrap, dlq)}
+    assert sorted(letters) == sorted(bad)
+    for line_no, (_msg, record) in letters.items():
+        if record["raw_ref"]:  # over-long: a prefix here, every byte in the file it names
+            assert record["raw_ref"]["bytes"] == len(bad[line_no])
+            assert Path(record["raw_ref"]["path"]).read_bytes() == bad[line_no]
+        exact = original_payload(record).encode("utf-8", "surrogateescape")
+        assert exact == bad[line_no], line_no
+    assert letters[19][1]["raw_payload_b64"] == base64.b64encode(bad[19]).decode()
+    assert letters[15][1]["error_type"] == "schema" and "C14" in letters[15][1]["error_message"]
+    assert len(consume(bootstrap, raw)) == report["published"]
+
+    # The DLQ retry repairs the Latin-1 row from its exact bytes (U+FFFD would have lost it).
+    group = f"hostile-{uuid.uuid4().hex[:8]}"
+    options = DrainOptions(
+        dlq_topic=dlq, raw_topic=raw, group_id=group, policy=BackoffPolicy(0.0, 0.0, 1), pushgateway_url=""
+    )
+    with psycopg2.connect(config.pg_dsn("PG_STREAM_WRITER")) as conn:
+        drained = drain(options, conn)
+    assert drained.republished == 2, drained.to_dict()  # and the BOM row (strip_bom)
+    repaired = {
+        json.loads(m.value())["event_id"]: dict(m.headers())["dlq-repairs"]
+        for m in consume(bootstrap, raw)
+        if dict(m.headers() or []).get("dlq-repairs")
+    }
+    assert repaired[bad[19].split(b",")[0].decode()] == b"trim_nbsp:site_id"
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("directory", "is a directory"),
+        ("empty", "is empty"),
+        ("truncated gzip", "truncated"),
+        ("unsorted", "sorted by hour"),
+        ("newline-free gzip", "longer than 4096 bytes"),
+    ],
+)
+def test_whole_file_problems_exit_2_in_one_line_with_nothing_published(cfg, topics, tmp_path, kind, message):
+    raw, dlq = topics()
+    sample = SAMPLE.read_bytes()
+    path = tmp_path / "input"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated gzip":
+        data = gzip.compress(sample * 3000)
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "unsorted":
+        rows = sample.splitlines()[1:]
+        lines = [field(r, "hour", b"14102101" if k < 50 else b"14102100") for k, r in enumerate(rows)]
+        path.write_bytes(AVAZU_HEADER + b"\n" + b"\n".join(lines) + b"\n")
+    else:
+        path.write_bytes(gzip.compress(b"x" * 50_000_000))
+    result = cli("--file", str(path), "--topic", raw, "--dlq-topic", dlq)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert consume(cfg["KAFKA_BOOTSTRAP_SERVERS"], raw) == []
+    assert consume(cfg["KAFKA_BOOTSTRAP_SERVERS"], dlq) == []
+    if kind == "unsorted":  # --sort replays a sorted copy instead
+        sorted_run = cli("--file", str(path), "--sort", "--topic", raw, "--dlq-topic", dlq, "--json")
+        assert sorted_run.returncode == 0, sorted_run.stderr
+        copy = Path(sorted_run.stderr.split("replaying the sorted copy ", 1)[1].split()[0])
+        copy.unlink()  # named by this run's temporary file: nobody replays it again
+        assert json.loads(sorted_run.stdout)["published"] == 100
+
+
+def test_dag_validate_refuses_bad_files_without_retry_and_without_reading_them(airflow, cfg):
+    """A truncated gzip inside the input roots, and the worker's environment outside them: validate
+    fails on its first try, names the problem, and nothing of the file reaches the log."""
+    data = gzip.compress(SAMPLE.read_bytes() * 3000)
+    path = Path(cfg["DATA_DIR"]) / "raw" / f"hostile_{uuid.uuid4().hex[:8]}.csv.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data[: len(data) // 2])
+    expected = {str(path): "truncated input", "/proc/self/environ": "is outside the input directories"}
+    airflow.wait_for_dag("dag_avazu_replay")
+    airflow.unpause("dag_avazu_replay")
+    try:
+        runs = {airflow.trigger("dag_avazu_replay", {"file": file}): file for file in expected}
+        states = {run_id: airflow.wait_for_run("dag_avazu_replay", run_id, timeout=180) for run_id in runs}
+    finally:
+        path.unlink()
+    for run_id, file in runs.items():
+        assert states[run_id] == "failed"
+        tis = {t["task_id"]: t for t in airflow.task_instances("dag_avazu_replay", run_id)}
+        assert tis["validate"]["state"] == "failed" and tis["validate"]["try_number"] == 1
+        assert tis["replay"]["state"] == "upstream_failed"
+        log = task_log(cfg, run_id, "validate")
+        assert expected[file] in log, log[-2000:]
+        assert cfg["PG_OWNER_PASSWORD"] not in log and cfg["AIRFLOW_FERNET_KEY"] not in log
+
+
+def task_log(cfg: dict[str, str], run_id: str, task_id: str) -> str:
+    logs = Path(cfg["DATA_DIR"]) / "airflow" / "logs" / "dag_id=dag_avazu_replay" / f"run_id={run_id}"
+    files = sorted((logs / f"task_id={task_id}").glob("attempt=*.log"))
+    assert files, f"no log under {logs}"
+    return files[-1].read_text()
