@@ -55,15 +55,52 @@ def _job_watermark() -> int | None:
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["ingest", "manual"],
+    description="Replay an Avazu file or hour range into Kafka: validated, bad rows to the DLQ, accounted",
     params={
         "file": Param(
-            "samples/avazu_sample_100.csv", type="string", minLength=1, description="Avazu CSV/.gz"
+            "samples/avazu_sample_100.csv",
+            type="string",
+            minLength=1,
+            description="Avazu CSV or .gz to replay, relative to the repository or absolute",
         ),
-        "from_hour": Param("", type="string", pattern=HOUR_PATTERN, description="YYMMDDHH, empty = first"),
-        "to_hour": Param("", type="string", pattern=HOUR_PATTERN, description="YYMMDDHH, empty = last"),
-        "pace": Param("asap", type="string", enum=["asap", "speed", "live"]),
-        "speed_factor": Param(60, type="number", exclusiveMinimum=0, description="for pace=speed"),
-        "topic": Param("", type="string", description="raw topic override; empty = TOPIC_RAW"),
+        "from_hour": Param(
+            None,
+            type=["null", "string"],
+            pattern=HOUR_PATTERN,
+            description="First hour to replay, 8 digits YYMMDDHH in UTC (14102100 = 2014-10-21 00:00). "
+            "Empty = the file's first hour",
+        ),
+        "to_hour": Param(
+            None,
+            type=["null", "string"],
+            pattern=HOUR_PATTERN,
+            description="Last hour to replay (included), 8 digits YYMMDDHH in UTC. Empty = the file's last hour",
+        ),
+        "pace": Param(
+            "asap",
+            type="string",
+            enum=["asap", "speed", "live"],
+            values_display={
+                "asap": "asap (as fast as possible)",
+                "speed": "speed (event time x speed_factor)",
+                "live": "live (event times moved to now)",
+            },
+            description="How fast rows are sent",
+        ),
+        "speed_factor": Param(
+            60,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=100000,
+            description="pace=speed only: times faster than real time, up to 100000 (60 = an Avazu hour a minute)",
+        ),
+        "topic": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^([A-Za-z0-9._-]{1,249})?$",
+            description="Kafka topic to publish to (it must exist; dead letters always go to TOPIC_DLQ). "
+            "Empty = setting TOPIC_RAW (default ad_events_raw)",
+        ),
     },
     render_template_as_native_obj=False,
 )

@@ -73,15 +73,35 @@ def _dsn(conn_id: str) -> str:
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["batch"],
+    description="The previous UTC day from the Flink archive: validated, loaded, dbt marts, Slack summary",
     params={
-        "source": Param(config.get("BATCH_DEFAULT_SOURCE"), type="string", enum=["archive", "avazu"]),
-        "file": Param("", type="string", description="Avazu CSV/gz (source=avazu)"),
-        "day": Param("", type="string", description="YYYY-MM-DD; empty = the day before the run's date"),
+        "source": Param(
+            config.get("BATCH_DEFAULT_SOURCE"),
+            type="string",
+            enum=["archive", "avazu"],
+            values_display={"archive": "archive (what the Flink job streamed)", "avazu": "avazu (a file)"},
+            description="Where the day's events come from: the Flink job's archive, or an Avazu file (see file)",
+        ),
+        "file": Param(
+            None,
+            type=["null", "string"],
+            examples=["samples/avazu_sample_100.csv", "data/raw/train.gz"],
+            description="source=avazu only: the Avazu CSV or .gz, relative to the repository or absolute. "
+            "Empty for source=archive",
+        ),
+        "day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="The UTC day to build. Empty = the day before the run's date (what the nightly run "
+            "builds); the run waits until that day's hours are complete in the archive",
+        ),
         "hours": Param(
             "all",
             type="string",
             pattern=r"^(all|none|([01]?[0-9]|2[0-3])(,([01]?[0-9]|2[0-3]))*)$",
-            description="source=archive: hours of the day to wait for (all, none, or e.g. 0,1,2)",
+            description="source=archive: hours (UTC, 0 to 23) that must be complete in the archive before "
+            "the day is built: all, none (build from what is archived now) or a list like 0,1,2",
         ),
     },
 )

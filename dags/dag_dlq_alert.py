@@ -22,7 +22,11 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from include import config
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
+
+# Kafka's rule for topic names; empty is accepted too and means the setting.
+TOPIC_PATTERN = r"^([A-Za-z0-9._-]{1,249})?$"
 
 
 @dag(
@@ -34,12 +38,44 @@ from include.dag_defaults import DEFAULT_ARGS, START_DATE
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["dlq"],
+    description="Hourly DLQ rate (dead letters / all events) against 0.1% / 1%; Slack when above",
     params={
-        "raw_topic": Param("", type="string", description="empty = TOPIC_RAW"),
-        "dlq_topic": Param("", type="string", description="empty = TOPIC_DLQ"),
-        "window_s": Param(None, type=["null", "number"], exclusiveMinimum=0, description="empty = setting"),
-        "warn_ratio": Param(None, type=["null", "number"], minimum=0, description="empty = setting"),
-        "alert_ratio": Param(None, type=["null", "number"], minimum=0, description="empty = setting"),
+        "raw_topic": Param(
+            None,
+            type=["null", "string"],
+            pattern=TOPIC_PATTERN,
+            description=f"Kafka topic of the valid events. Empty = setting TOPIC_RAW ({config.get('TOPIC_RAW')})",
+        ),
+        "dlq_topic": Param(
+            None,
+            type=["null", "string"],
+            pattern=TOPIC_PATTERN,
+            description=f"Dead-letter topic. Empty = setting TOPIC_DLQ ({config.get('TOPIC_DLQ')})",
+        ),
+        "window_s": Param(
+            None,
+            type=["null", "integer"],
+            minimum=60,
+            maximum=7 * 86400,
+            description="Seconds of traffic to measure, 60 to 604800 (a week). "
+            f"Empty = setting DLQ_ALERT_WINDOW_S ({config.get('DLQ_ALERT_WINDOW_S')})",
+        ),
+        "warn_ratio": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            description="Share of dead letters that posts a warning, 0 to 1 (0.001 = 0.1%). "
+            f"Empty = setting DLQ_ALERT_WARN_RATIO ({config.get('DLQ_ALERT_WARN_RATIO')})",
+        ),
+        "alert_ratio": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            description="Share of dead letters that posts an alert, 0 to 1 (0.01 = 1%). "
+            f"Empty = setting DLQ_ALERT_ALERT_RATIO ({config.get('DLQ_ALERT_ALERT_RATIO')})",
+        ),
     },
 )
 def dag_dlq_alert() -> None:

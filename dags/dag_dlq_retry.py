@@ -31,7 +31,11 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from include import config
 from include.dag_defaults import DEFAULT_ARGS, START_DATE
+
+# Kafka's rule for topic and group names; empty is accepted too and means the setting.
+NAME_PATTERN = r"^([A-Za-z0-9._-]{1,249})?$"
 
 
 @dag(
@@ -43,12 +47,44 @@ from include.dag_defaults import DEFAULT_ARGS, START_DATE
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["dlq"],
+    description="Every 10 min: repair and republish dead letters (3 tries), store the rest; one Slack summary",
     params={
-        "dlq_topic": Param("", type="string", description="DLQ topic; empty = TOPIC_DLQ"),
-        "raw_topic": Param("", type="string", description="where repaired events go; empty = TOPIC_RAW"),
-        "group_id": Param("", type="string", description="consumer group; empty = DLQ_RETRY_GROUP"),
-        "backoff_base_s": Param(None, type=["null", "number"], minimum=0, description="empty = setting"),
-        "backoff_cap_s": Param(None, type=["null", "number"], minimum=0, description="empty = setting"),
+        "dlq_topic": Param(
+            None,
+            type=["null", "string"],
+            pattern=NAME_PATTERN,
+            description=f"Dead-letter topic to drain. Empty = setting TOPIC_DLQ ({config.get('TOPIC_DLQ')})",
+        ),
+        "raw_topic": Param(
+            None,
+            type=["null", "string"],
+            pattern=NAME_PATTERN,
+            description="Where repaired events are republished. "
+            f"Empty = setting TOPIC_RAW ({config.get('TOPIC_RAW')})",
+        ),
+        "group_id": Param(
+            None,
+            type=["null", "string"],
+            pattern=NAME_PATTERN,
+            description="Kafka consumer group of the retry (letters, digits, . _ -). "
+            f"Empty = setting DLQ_RETRY_GROUP ({config.get('DLQ_RETRY_GROUP')})",
+        ),
+        "backoff_base_s": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=86400,
+            description="Seconds a dead letter waits before its 1st retry (doubles per retry), 0 to 86400. "
+            f"Empty = setting DLQ_RETRY_BACKOFF_BASE_S ({config.get('DLQ_RETRY_BACKOFF_BASE_S')})",
+        ),
+        "backoff_cap_s": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=86400,
+            description="Longest wait between two retries in seconds, 0 to 86400. "
+            f"Empty = setting DLQ_RETRY_BACKOFF_CAP_S ({config.get('DLQ_RETRY_BACKOFF_CAP_S')})",
+        ),
     },
 )
 def dag_dlq_retry() -> None:

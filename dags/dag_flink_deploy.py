@@ -34,11 +34,17 @@ from plugins.flink.deploy import deploy_job
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["realtime", "manual"],
+    description="Exactly one copy of the streaming job runs, resumed from its newest state; waits until healthy",
     params={
         "restore": Param(
             "latest",
             type="string",
-            description="latest (newest checkpoint/savepoint), none (from scratch), or a state path",
+            minLength=1,
+            pattern=r"^(latest|none|/.+|[a-z][a-z0-9+.-]*://.+)$",
+            examples=["latest", "none"],
+            description="State to start from when the job is not running: latest (newest checkpoint or "
+            "savepoint), none (from scratch, earliest Kafka offsets), or a state path (absolute, or a URI "
+            "like file:///...). A running job is left as it is",
         )
     },
 )

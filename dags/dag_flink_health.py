@@ -41,6 +41,7 @@ JOB_NAME = config.get("FLINK_JOB_NAME")
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["realtime", "monitoring"],
+    description="Every 5 min: a failed or missing streaming job is resubmitted from its latest checkpoint",
 )
 def dag_flink_health() -> None:
     repair = FlinkResubmitIfDownOperator(

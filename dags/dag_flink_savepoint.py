@@ -33,7 +33,15 @@ JOB_NAME = config.get("FLINK_JOB_NAME")
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["realtime", "manual"],
-    params={"redeploy": Param(True, type="boolean", description="submit again from the savepoint")},
+    description="Stop the streaming job with a savepoint and (by default) resubmit it from that savepoint",
+    params={
+        "redeploy": Param(
+            True,
+            type="boolean",
+            description="On: submit the job again from the savepoint. Off: leave it stopped "
+            "(dag_flink_deploy or the health DAG resumes it later from the same savepoint)",
+        )
+    },
 )
 def dag_flink_savepoint() -> None:
     stop = FlinkStopWithSavepointOperator(task_id="stop_with_savepoint", job_name=JOB_NAME)

@@ -44,6 +44,7 @@ LOGIN_GROUPS = {
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["platform", "manual"],
+    description="Topics, event schema, migrations and logins to their declared state; then deploys the job",
 )
 def dag_platform_bootstrap() -> None:
     @task

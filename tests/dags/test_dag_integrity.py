@@ -86,6 +86,35 @@ def test_every_dag_follows_the_rules(dagbag):
     assert not problems, "\n".join(problems)
 
 
+def test_every_dag_says_in_one_line_what_it_does(dagbag):
+    """The DAG list shows `description`: one line a person understands, not the doc_md."""
+    for dag in dagbag.dags.values():
+        assert dag.description, f"{dag.dag_id}: no description"
+        assert "\n" not in dag.description and 20 <= len(dag.description) <= 110, dag.description
+
+
+def test_trigger_forms_submit_with_their_defaults(dagbag):
+    """No param is required in the form: an empty default is None and its type allows null (the UI
+    marks every other type required), and every param says what it means (and what empty means)."""
+    problems = []
+    for dag in dagbag.dags.values():
+        for name in dag.params:
+            param = dag.params.get_param(name)
+            types = param.schema.get("type")
+            types = types if isinstance(types, list) else [types]
+            if param.value in (None, ""):
+                if param.value == "" or "null" not in types:
+                    problems.append(
+                        f"{dag.dag_id}.{name}: empty default must be Param(None, type=[null, ...])"
+                    )
+                elif "empty" not in (param.description or "").lower():
+                    problems.append(f"{dag.dag_id}.{name}: say what empty means")
+            if not param.description or len(param.description) < 15:
+                problems.append(f"{dag.dag_id}.{name}: no description a person understands")
+            param.resolve(param.value)  # the default itself validates
+    assert not problems, "\n".join(problems)
+
+
 def _daily_etl_with(monkeypatch: pytest.MonkeyPatch, graph: str):
     from airflow.dag_processing.dagbag import DagBag
 
