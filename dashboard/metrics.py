@@ -132,10 +132,21 @@ def fmt_pct(value: Any, digits: int = 2) -> str:
     return NA if d is None else f"{d * 100:,.{digits}f}%"
 
 
-def fmt_money(value: Any, digits: int = 4) -> str:
-    """Money in the price model's currency unit: 0.012345 -> '$0.0123' (4 decimals: CPMs are small)."""
+def fmt_money(value: Any, digits: int = 2) -> str:
+    """An amount of money in the price model's currency unit, to the cent: 1234.5 -> '$1,234.50'."""
     d = to_decimal(value)
-    return NA if d is None else f"${d:,.{digits}f}"
+    if d is None:
+        return NA
+    return f"-${abs(d):,.{digits}f}" if d < 0 else f"${d:,.{digits}f}"
+
+
+def fmt_price(value: Any) -> str:
+    """A price per click or per action: cents from $1 up, 4 decimals below (CPCs are fractions of a
+    cent apart): 8.3415 -> '$8.34', 0.26441 -> '$0.2644'."""
+    d = to_decimal(value)
+    if d is None:
+        return NA
+    return fmt_money(d, 2 if abs(d) >= 1 else 4)
 
 
 def fmt_ratio(value: Any, digits: int = 2) -> str:
@@ -144,17 +155,23 @@ def fmt_ratio(value: Any, digits: int = 2) -> str:
     return NA if d is None else f"{d:,.{digits}f}x"
 
 
-def fmt_rate(value: Any, unit: str = "/min", digits: int = 0) -> str:
+def fmt_rate(value: Any, unit: str = "/min") -> str:
+    """A rate with thousands separators, never in scientific notation: 6130.4 -> '6,130/min'
+    (one decimal below 10, so a trickle does not read as zero: 4.28 -> '4.3/min')."""
     d = to_decimal(value)
-    return NA if d is None else f"{d:,.{digits}f}{unit}"
+    if d is None:
+        return NA
+    return f"{d:,.1f}{unit}" if 0 < abs(d) < 10 else f"{d:,.0f}{unit}"
 
 
 def fmt_seconds(value: Any) -> str:
-    """A duration: 4.2 -> '4.2 s', 125 -> '2 min 5 s', 90061 -> '1 d 1 h'."""
+    """A duration: 0.224 -> '0.22 s', 4.2 -> '4.2 s', 125 -> '2 min 5 s', 90061 -> '1 d 1 h'."""
     d = to_decimal(value)
     if d is None:
         return NA
     s = float(d)
+    if s < 1:
+        return f"{s:.2f} s"  # a checkpoint of 0.04 s is not "0.0 s"
     if s < 60:
         return f"{s:.1f} s"
     total = int(s)
@@ -172,6 +189,11 @@ def fmt_time(value: datetime | None) -> str:
     return NA if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def fmt_clock(value: datetime | None) -> str:
+    """The time of day of a recent moment: '23:56:38 UTC'."""
+    return NA if value is None else value.astimezone(UTC).strftime("%H:%M:%S UTC")
+
+
 def freshness_s(latest_end: datetime | None, now: datetime | None = None) -> float | None:
     """Data freshness: now minus the end of the latest closed window (None when there is none)."""
     if latest_end is None:
@@ -180,8 +202,8 @@ def freshness_s(latest_end: datetime | None, now: datetime | None = None) -> flo
     return max(0.0, (now - latest_end).total_seconds())
 
 
-# How each ratio reads: a share, money per unit, or a multiple.
-RATIO_FORMATS = {"ctr": fmt_pct, "cpc": fmt_money, "cpa": fmt_money, "roas": fmt_ratio}
+# How each ratio reads: a share, a price per unit, or a multiple.
+RATIO_FORMATS = {"ctr": fmt_pct, "cpc": fmt_price, "cpa": fmt_price, "roas": fmt_ratio}
 KPI_FORMATS = {
     **{c: fmt_int for c in COUNTS},
     **{m: fmt_money for m in MONEY},
@@ -192,3 +214,82 @@ KPI_FORMATS = {
 def format_row(row: Mapping[str, Any], columns: Iterable[str]) -> dict[str, str]:
     """Every named column of a row as the page shows it (unknown columns as str)."""
     return {c: KPI_FORMATS.get(c, lambda v: NA if v is None else str(v))(row.get(c)) for c in columns}
+
+
+# ------------------------------------------------------------------------------------- deltas
+# Which way is good: more impressions, clicks, revenue, CTR and ROAS are; a lower price per click
+# or action is; spend itself is neither (it follows the traffic), so its change stays grey.
+DELTA_COLOR = {"cost": "off", "cpc": "inverse", "cpa": "inverse"}
+
+
+def kpi_delta(kpi: str, now: Any, before: Any) -> str | None:
+    """Change against the previous window, in the KPI's own unit (percentage points for CTR)."""
+    a, b = to_decimal(now), to_decimal(before)
+    if a is None or b is None:
+        return None
+    diff = a - b
+    if kpi == "ctr":
+        return f"{diff * 100:+.2f} pp"
+    if kpi in ("cpc", "cpa"):
+        # The change of a price to the precision the price itself shows: $4.34 after $4.75 reads
+        # "-$0.41", not "-$0.4094"; fractions of a cent only between prices below $1.
+        shown = fmt_money(abs(diff), 2 if max(abs(a), abs(b)) >= 1 else 4)
+    else:
+        shown = KPI_FORMATS[kpi](abs(diff))
+    return ("-" if diff < 0 and not is_zero(shown) else "+") + shown
+
+
+def is_zero(shown: str) -> bool:
+    """A formatted number that shows no change ('+0', '+$0.00', '+0.00 pp'): no arrow, no colour."""
+    return not any(ch in "123456789" for ch in shown)
+
+
+# ------------------------------------------------------------------------------------- levels
+# The colour of a number against its alert levels: ok (green), warn (orange), alert (red).
+
+LEVEL_COLOR = {"ok": "green", "warn": "orange", "alert": "red"}
+# Event-time lag of live data: a 1-minute window closes ~5 s after its end (the watermark), so up to
+# ~70 s is normal; minutes mean the job or its input is behind.
+FRESHNESS_LEVELS = (120.0, 600.0)
+# Since the job last wrote a window: the same scale.
+UPDATE_LEVELS = (120.0, 600.0)
+# Result latency after the watermark: the EndToEndLatencyHigh alert fires above 5 s.
+LATENCY_LEVELS = (3.0, 5.0)
+# Beyond this event-time lag the windows are replayed history (Avazu is from 2014), not a delay.
+REPLAY_LAG_S = 86400.0
+
+
+def level(value: Any, warn: float, alert: float) -> str | None:
+    """ok below ``warn``, warn from it, alert from ``alert`` (None when there is no value)."""
+    d = to_decimal(value)
+    if d is None:
+        return None
+    return "alert" if d >= Decimal(str(alert)) else "warn" if d >= Decimal(str(warn)) else "ok"
+
+
+def coloured(text: str, lvl: str | None) -> str:
+    """Streamlit Markdown of ``text`` in its level's colour ('$' escaped: Markdown would read LaTeX)."""
+    safe = text.replace("$", "\\$")
+    return f":{LEVEL_COLOR[lvl]}[{safe}]" if lvl in LEVEL_COLOR else safe
+
+
+def fmt_count(value: Any) -> str:
+    """A count that Prometheus extrapolated (increase() gives 1.46 failed checkpoints): whole."""
+    d = to_decimal(value)
+    return NA if d is None else f"{d.quantize(Decimal(1)):,}"
+
+
+def fmt_panel_value(kind: str, value: Any) -> str:
+    """A Pipeline-page value by what it measures (see dashboard/queries.py PIPELINE_PANELS)."""
+    if kind == "rate":
+        return fmt_rate(value)
+    if kind == "records":
+        return fmt_count(value) + " records"
+    if kind == "count":
+        return fmt_count(value)
+    if kind == "percent":  # already in percent
+        d = to_decimal(value)
+        return NA if d is None else f"{d:,.2f}%"
+    if kind == "seconds":
+        return fmt_seconds(value)
+    return NA if value is None else str(value)

@@ -197,6 +197,29 @@ def load_live(
         return LiveData(source="none", notes=notes)
 
 
+def last_update(
+    cfg: dict[str, str] | None = None, pg_factory: Callable[[dict[str, str]], Any] = pg_connect
+) -> datetime | None:
+    """When the job last wrote one of the newest windows (``updated_at``, the database's clock).
+
+    Redis has no write time, so this always asks PostgreSQL; only the newest windows of each size
+    are looked at (index scan), which is where a running job or replay writes.
+    """
+    cfg = cfg or settings()
+    table = window_table(cfg)
+    sql = (
+        f"SELECT max(updated_at) FROM (SELECT updated_at FROM {table} WHERE window_size_s = %s "
+        "AND dimension = %s ORDER BY window_start DESC LIMIT 60) newest"
+    )
+    stamps = []
+    with pg_factory(cfg) as conn, conn.cursor() as cur:
+        for size_s in WINDOW_SIZES_S:
+            cur.execute(sql, (size_s, ALL_DIMENSION))
+            stamps.append(cur.fetchone()[0])
+    found = [s if s.tzinfo else s.replace(tzinfo=UTC) for s in stamps if s is not None]
+    return max(found) if found else None
+
+
 # ------------------------------------------------------------------------------------ daily marts
 
 # Sums over several days: their ratios are taken from these sums by load_daily, never averaged.
@@ -204,7 +227,7 @@ _SUMS = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
 _SUMMED = ("device", "category", "banner")
 
 MART_QUERIES: dict[str, str] = {
-    "days": "SELECT event_day FROM analytics.fct_daily_metrics ORDER BY event_day DESC LIMIT %(limit)s",
+    "days": "SELECT event_day FROM analytics.fct_daily_metrics ORDER BY event_day",
     "daily": (
         f"SELECT event_day, {', '.join((*MEASURES, *RATIO_NAMES))} "
         "FROM analytics.fct_daily_metrics WHERE event_day BETWEEN %(day_from)s AND %(day_to)s "
@@ -234,14 +257,21 @@ MART_QUERIES: dict[str, str] = {
 
 @dataclass
 class DailyData:
-    day_from: date | None
+    day_from: date | None  # the range asked for (picked, from the URL, or the default)
     day_to: date | None
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    loaded_days: list[date] = field(default_factory=list)  # every day in the marts, ascending
+    day_before: dict[str, Any] | None = None  # fct_daily_metrics of the day before the newest shown
 
     @property
     def empty(self) -> bool:
         return not self.tables.get("daily")
+
+    @property
+    def days(self) -> list[date]:
+        """The days of the range that have data (what the page's numbers are about)."""
+        return [r["event_day"] for r in self.tables.get("daily") or []]
 
 
 def _rows(conn: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -272,16 +302,14 @@ def load_daily(
     """
     cfg = cfg or settings()
     with pg_factory(cfg) as conn:
-        if day_to is None or day_from is None:
-            try:
-                days = [r["event_day"] for r in _rows(conn, MART_QUERIES["days"], {"limit": 1})]
-            except Exception as exc:
-                return DailyData(None, None, errors={"days": _short(exc)})
-            if not days:
-                return DailyData(None, None)
-            day_to = day_to or days[0]
-            day_from = day_from or day_to - timedelta(days=int(cfg["DASHBOARD_DAILY_DAYS"]) - 1)
-        data = DailyData(day_from, day_to)
+        try:
+            loaded = [r["event_day"] for r in _rows(conn, MART_QUERIES["days"], {})]
+        except Exception as exc:
+            return DailyData(day_from, day_to, errors={"days": _short(exc)})
+        if not loaded:
+            return DailyData(day_from, day_to)
+        day_from, day_to = default_range(loaded, day_from, day_to, int(cfg["DASHBOARD_DAILY_DAYS"]))
+        data = DailyData(day_from, day_to, loaded_days=loaded)
         params = {"day_from": day_from, "day_to": day_to}
         for name, sql in MART_QUERIES.items():
             if name == "days":
@@ -295,7 +323,24 @@ def load_daily(
                 for r in rows:
                     r.update(contract.ratios(r))
             data.tables[name] = rows
+        if data.days:
+            # The tiles compare the newest day with the day before, in the range or not.
+            before = data.days[-1] - timedelta(days=1)
+            rows = _rows(conn, MART_QUERIES["daily"], {"day_from": before, "day_to": before})
+            data.day_before = rows[0] if rows else None
         return data
+
+
+def default_range(
+    loaded: list[date], day_from: date | None, day_to: date | None, days: int
+) -> tuple[date, date]:
+    """The range to show: what was asked, completed by the newest ``days`` days up to the newest
+    loaded day (or up to ``day_to``), so a missing end never points past the data."""
+    if day_to is None:
+        day_to = loaded[-1] if day_from is None else max(day_from, loaded[-1])
+    if day_from is None:
+        day_from = day_to - timedelta(days=days - 1)
+    return (day_from, day_to) if day_from <= day_to else (day_to, day_from)
 
 
 def _short(exc: Exception) -> str:
@@ -306,59 +351,94 @@ def _short(exc: Exception) -> str:
 
 # The Pipeline page: one PromQL per panel, on the recording rules of
 # local_stack/monitoring/rules/pipeline.yml (so the page, Grafana and the alerts agree).
-PIPELINE_PANELS: dict[str, dict[str, str]] = {
+# kind: how values read (metrics.fmt_panel_value); levels: (warn, alert) in the shown unit, as the
+# alerts and their runbook use them; the DLQ levels come from the settings (dlq_levels).
+PIPELINE_PANELS: dict[str, dict[str, Any]] = {
     "ingest": {
         "title": "Ingest: events/min into Kafka, by topic",
         # The pipeline's topics always, other topics (tests, replays elsewhere) only while busy.
         "expr": 'adevents:kafka_messages_in:per_min{topic=~"ad_events_raw|ad_events_error"} '
         'or (adevents:kafka_messages_in:per_min{topic!~"__.*"} > 0)',
         "legend": "topic",
-        "unit": "/min",
+        "kind": "rate",
         "empty": "No topic metrics: is the Kafka JMX exporter up (make status)?",
     },
     "replay": {
         "title": "Replay: rows acknowledged/min, by topic",
         "expr": "adevents:replay_rows_published:per_min > 0",
         "legend": "topic",
-        "unit": "/min",
+        "kind": "rate",
         "empty": "No replay published rows in the last 30 minutes.",
     },
     "lag": {
         "title": "Consumer lag: records behind Kafka, by Flink job",
         "expr": "adevents:consumer_lag_records",
         "legend": "job_name",
-        "unit": " records",
+        "kind": "records",
+        "levels": (1000, 100_000),  # ConsumerLagGrowing: > 1,000 and growing
         "empty": "No Flink job running in the last 30 minutes.",
     },
     "checkpoint": {
-        "title": "Checkpoint duration (s), by Flink job",
+        "title": "Checkpoint duration, by Flink job",
         "expr": "adevents:flink_checkpoint_duration_seconds",
         "legend": "job_name",
-        "unit": " s",
+        "kind": "seconds",
         "empty": "No Flink job running in the last 30 minutes.",
     },
     "errors": {
         "title": "Errors: dead-letter share of events (5 min)",
         "expr": "adevents:dlq_ratio:rate5m",
         "legend": "",
-        "unit": "%",
+        "kind": "percent",
+        "levels": "dlq",
         "empty": "No traffic on the pipeline's topics in the last 30 minutes.",
     },
     "failed_checkpoints": {
         "title": "Failed checkpoints (10 min), by Flink job",
         "expr": "adevents:flink_checkpoints_failed:increase10m",
         "legend": "job_name",
-        "unit": "",
+        "kind": "count",
+        "levels": (1, 1),  # FlinkCheckpointFailing: any
         "empty": "No Flink job running in the last 30 minutes.",
     },
     "latency": {
-        "title": "End-to-end latency after the watermark (s)",
+        "title": "End-to-end latency after the watermark",
         "expr": "adevents:e2e_latency_seconds",
         "legend": "",
-        "unit": " s",
+        "kind": "seconds",
+        "levels": (3, 5),  # EndToEndLatencyHigh: > 5 s
         "empty": "No live window (end within 15 min) in the last 30 minutes: replays of past days have none.",
     },
 }
+
+
+def dlq_levels(cfg: dict[str, str]) -> tuple[float, float]:
+    """The DLQ-rate levels (warn, alert) as fractions: the settings dag_dlq_alert uses (0.1%, 1%)."""
+    return float(cfg["DLQ_ALERT_WARN_RATIO"]), float(cfg["DLQ_ALERT_ALERT_RATIO"])
+
+
+def panel_levels(panel: dict[str, Any], cfg: dict[str, str]) -> tuple[float, float] | None:
+    """A panel's (warn, alert) in the unit it shows (percent for the DLQ share)."""
+    levels = panel.get("levels")
+    if levels == "dlq":
+        warn, alert = dlq_levels(cfg)
+        return warn * 100, alert * 100
+    return levels
+
+
+def own_series(label: str, value: str, cfg: dict[str, str]) -> bool:
+    """Is this series the pipeline's own (not a test's or a benchmark's)?
+
+    Tests and benchmarks use private topics and jobs (``wm_test_*``, ``dlq_test_*``, ``smoke_*``,
+    ``bench_*``, ...) so they never touch the pipeline's; anything that is not the pipeline's own
+    topic, its retry topics or its Flink job is one of them.
+    """
+    if label == "topic":
+        raw, dlq = cfg["TOPIC_RAW"], cfg["TOPIC_DLQ"]
+        return value in (raw, dlq) or value.startswith(f"{dlq}_retry_")
+    if label == "job_name":
+        return value == cfg["FLINK_JOB_NAME"]
+    return True
 
 
 class PrometheusError(RuntimeError):
@@ -413,3 +493,14 @@ def dlq_rate(base: str) -> float | None:
         return None
     values = [v for _, v in result if v == v]  # NaN: no traffic
     return values[0] if values else None
+
+
+def e2e_latency(base: str) -> float | None:
+    """Seconds from the watermark passing a live window's end to its row in PostgreSQL (None: no
+    live window in the last 15 minutes, e.g. only replays of past days, or Prometheus down)."""
+    try:
+        result = prom_instant(base, "adevents:e2e_latency_seconds")
+    except Exception:
+        return None
+    values = [v for _, v in result if v == v]
+    return max(0.0, values[0]) if values else None

@@ -176,7 +176,8 @@ def live_rows(now: datetime, scale: int = 1) -> list[dict[str, Any]]:
                      "dimension": dim, "dimension_value": value, "impressions": imp, "clicks": clk,
                      "conversions": conv, "cost": c, "revenue": r, **rat})  # fmt: skip
 
-    for i, (imp, clk, conv) in enumerate([(1000, 170, 9), (1200, 190, 11), (900, 160, 0)]):
+    # The newest two 1m windows have the same clicks: a "+0" change (no arrow, no colour).
+    for i, (imp, clk, conv) in enumerate([(1000, 170, 9), (1200, 160, 11), (900, 160, 0)]):
         start = minute - timedelta(minutes=3 - i)
         add(60, start, "all", "", imp * scale, clk * scale, conv, f"{37.5 + i:.6f}", f"{80.25 * (i + 1):.6f}")
     five = minute.replace(minute=minute.minute - minute.minute % 5) - timedelta(minutes=5)

@@ -28,9 +28,20 @@ def test_ratios_follow_spec_and_are_null_on_zero_denominators():
         (m.fmt_int, 1234567, "1,234,567"),
         (m.fmt_pct, Decimal("0.169811"), "16.98%"),
         (m.fmt_pct, None, m.NA),
-        (m.fmt_money, Decimal("0.012345"), "$0.0123"),
-        (m.fmt_money, "1234.5", "$1,234.5000"),
+        (m.fmt_money, Decimal("0.012345"), "$0.01"),
+        (m.fmt_money, "1234.5", "$1,234.50"),
+        (m.fmt_money, Decimal("-38.6799"), "-$38.68"),
+        (m.fmt_price, Decimal("0.264412"), "$0.2644"),
+        (m.fmt_price, Decimal("8.341512"), "$8.34"),
+        (m.fmt_price, None, m.NA),
         (m.fmt_ratio, Decimal("1.5"), "1.50x"),
+        (m.fmt_rate, 6130.4, "6,130/min"),
+        (m.fmt_rate, 164200.0, "164,200/min"),
+        (m.fmt_rate, 4.28, "4.3/min"),
+        (m.fmt_rate, 0, "0/min"),
+        (m.fmt_count, 1.46, "1"),
+        (m.fmt_count, 12345.6, "12,346"),
+        (m.fmt_seconds, 0.224, "0.22 s"),
         (m.fmt_seconds, 4.25, "4.2 s"),
         (m.fmt_seconds, 125, "2 min 5 s"),
         (m.fmt_seconds, 3 * 3600 + 65, "3 h 1 min"),
@@ -40,6 +51,86 @@ def test_ratios_follow_spec_and_are_null_on_zero_denominators():
 )
 def test_formatting(fmt: Any, value: Any, shown: str):
     assert fmt(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("kpi", "now", "before", "shown", "zero"),
+    [
+        ("impressions", 47, 48, "-1", False),
+        ("impressions", 48, 48, "+0", True),  # no arrow, no colour
+        ("revenue", Decimal("0"), Decimal("0"), "+$0.00", True),
+        ("revenue", Decimal("0.001"), Decimal("0"), "+$0.00", True),  # below a cent shows no change
+        ("cost", Decimal("2.2006"), Decimal("2.4092"), "-$0.21", False),
+        ("cpc", Decimal("0.2201"), Decimal("0.3012"), "-$0.0811", False),
+        ("cpa", Decimal("4.3406"), Decimal("4.75"), "-$0.41", False),  # the precision of $4.34
+        ("cpa", Decimal("0.9"), Decimal("1.2"), "-$0.30", False),
+        ("cpa", Decimal("5.001"), Decimal("5.004"), "+$0.00", True),
+        ("ctr", Decimal("0.2128"), Decimal("0.1667"), "+4.61 pp", False),
+        ("ctr", Decimal("0.2"), Decimal("0.2"), "+0.00 pp", True),
+        ("roas", None, Decimal("1"), None, False),
+    ],
+)
+def test_kpi_deltas_show_the_change_and_zero_is_no_change(kpi, now, before, shown, zero):
+    delta = m.kpi_delta(kpi, now, before)
+    assert delta == shown
+    assert shown is None or m.is_zero(delta) is zero
+
+
+def test_cost_is_never_good_and_prices_are_better_lower():
+    assert m.DELTA_COLOR["cost"] == "off"
+    assert m.DELTA_COLOR["cpc"] == m.DELTA_COLOR["cpa"] == "inverse"
+    assert "impressions" not in m.DELTA_COLOR  # normal: more is better
+
+
+def test_levels_and_their_colours():
+    assert m.level(Decimal("0.0009"), 0.001, 0.01) == "ok"
+    assert m.level(0.001, 0.001, 0.01) == "warn"
+    assert m.level(0.481, 0.001, 0.01) == "alert"
+    assert m.level(None, 1, 2) is None
+    assert m.coloured("48.10%", "alert") == ":red[48.10%]"
+    assert m.coloured("$1.00", None) == "\\$1.00"  # Markdown would read $...$ as LaTeX
+
+
+def test_pipeline_values_read_as_people_read_them():
+    assert m.fmt_panel_value("rate", 6130.4) == "6,130/min"
+    assert m.fmt_panel_value("records", 38012.2) == "38,012 records"
+    assert m.fmt_panel_value("count", 1.5) == "2"
+    assert m.fmt_panel_value("percent", 48.1) == "48.10%"
+    assert m.fmt_panel_value("seconds", 4.52) == "4.5 s"
+
+
+def test_only_the_pipelines_own_topics_and_job_are_its_own():
+    cfg = {
+        "TOPIC_RAW": "ad_events_raw",
+        "TOPIC_DLQ": "ad_events_error",
+        "FLINK_JOB_NAME": "ad_window_metrics",
+    }
+    own = [("topic", "ad_events_raw"), ("topic", "ad_events_error"), ("topic", "ad_events_error_retry_2"),
+           ("job_name", "ad_window_metrics"), ("", "value")]  # fmt: skip
+    others = [("topic", "wm_test_2316817b"), ("topic", "bench_ours_1"), ("topic", "smoke_flink_f3dd33ab"),
+              ("topic", "dlq_test_raw_6deed091"), ("job_name", "wm_test_712beb4a")]  # fmt: skip
+    assert all(q.own_series(label, v, cfg) for label, v in own)
+    assert not any(q.own_series(label, v, cfg) for label, v in others)
+
+
+def test_panel_levels_are_in_the_unit_shown():
+    cfg = {"DLQ_ALERT_WARN_RATIO": "0.001", "DLQ_ALERT_ALERT_RATIO": "0.01"}
+    assert q.panel_levels(q.PIPELINE_PANELS["errors"], cfg) == (0.1, 1.0)
+    assert q.panel_levels(q.PIPELINE_PANELS["latency"], cfg) == (3, 5)
+    assert q.panel_levels(q.PIPELINE_PANELS["ingest"], cfg) is None
+
+
+def test_the_daily_range_ends_at_the_data():
+    from datetime import date
+
+    loaded = [date(2014, 10, 21), date(2014, 11, 14), date(2014, 11, 16)]
+    assert q.default_range(loaded, None, None, 14) == (date(2014, 11, 3), date(2014, 11, 16))
+    assert q.default_range(loaded, date(2014, 10, 21), None, 14) == (date(2014, 10, 21), date(2014, 11, 16))
+    assert q.default_range(loaded, None, date(2014, 10, 22), 2) == (date(2014, 10, 21), date(2014, 10, 22))
+    assert q.default_range(loaded, date(2014, 11, 2), date(2014, 11, 1), 14) == (
+        date(2014, 11, 1),
+        date(2014, 11, 2),
+    )
 
 
 def test_freshness_is_now_minus_the_newest_window_end():
