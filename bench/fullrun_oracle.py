@@ -21,6 +21,7 @@ for tests, hours for 40M rows. This computes the same things as SQL over a DuckD
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -81,6 +82,11 @@ class WindowComparison:
     @property
     def equal(self) -> bool:
         return self.expected > 0 and not (self.missing or self.extra or self.different)
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (paths under DATA_DIR may contain anything)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _validity_sql() -> str:
@@ -184,9 +190,11 @@ class Oracle:
 
         db_path.parent.mkdir(parents=True, exist_ok=True)
         temp_dir.mkdir(parents=True, exist_ok=True)
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
+            raise OracleError(f"memory limit {memory_limit!r} is not like 2GB or 512MiB")
         self.con = duckdb.connect(str(db_path))
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self.con.execute(f"SET temp_directory = '{temp_dir}'")
+        self.con.execute(f"SET temp_directory = {_literal(str(temp_dir))}")
         self.con.execute(f"SET threads = {int(threads)}")
         # Order comes from idx, never from scan order: letting DuckDB reorder saves memory.
         self.con.execute("SET preserve_insertion_order = false")
@@ -326,7 +334,7 @@ class Oracle:
         # allow_quoted_nulls off: PostgreSQL writes '' as "" and NULL as nothing, and 'all' rows
         # carry the value ''.
         self.con.execute(
-            f"""CREATE OR REPLACE TABLE actual AS SELECT * FROM read_csv('{actual_csv}', header = false,
+            f"""CREATE OR REPLACE TABLE actual AS SELECT * FROM read_csv({_literal(str(actual_csv))}, header = false,
                 columns = {columns}, allow_quoted_nulls = false, auto_detect = false)"""
         )
         on = " AND ".join(f"w.{k} = a.{k}" for k in _KEY)

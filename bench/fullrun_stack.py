@@ -42,14 +42,29 @@ def _stack_down(what: str, exc: BaseException) -> UserError:
 
 def preflight(cfg: dict[str, str]) -> None:
     """Each service the run needs answers (the essentials of ``make status``)."""
+    from pathlib import Path
+
     import psycopg
     import requests
     from confluent_kafka.admin import AdminClient
+
+    from bench.fullrun_resources import supervised_programs
+
+    try:
+        supervised_programs(Path(cfg["DATA_DIR"]) / "run")
+    except OSError as exc:
+        # The memory of each component is found through supervisord, as make memory does.
+        raise _stack_down("supervisord", exc) from None
 
     try:
         with psycopg.connect(config.pg_dsn("PG_DASHBOARD"), connect_timeout=5) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
+        if "authentication failed" in str(exc):
+            raise UserError(
+                f"PostgreSQL on {cfg['PG_HOST']}:{cfg['PG_PORT']} refused the dashboard login of .env "
+                "(password authentication failed): is it this checkout's stack? check make status"
+            ) from None
         raise _stack_down("PostgreSQL", exc) from None
     try:
         admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "socket.timeout.ms": 5000})
