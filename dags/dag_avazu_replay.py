@@ -31,7 +31,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, optional_param
 
 HOUR_PATTERN = "^([0-9]{8})?$"
 log = logging.getLogger(__name__)
@@ -63,18 +63,17 @@ def _job_watermark() -> int | None:
             minLength=1,
             description="Avazu CSV or .gz to replay, relative to the repository or absolute",
         ),
-        "from_hour": Param(
-            None,
-            type=["null", "string"],
+        "from_hour": optional_param(
+            "string",
+            "First hour to replay, 8 digits YYMMDDHH in UTC (14102100 = 2014-10-21 00:00)",
+            "the file's first hour",
             pattern=HOUR_PATTERN,
-            description="First hour to replay, 8 digits YYMMDDHH in UTC (14102100 = 2014-10-21 00:00). "
-            "Empty = the file's first hour",
         ),
-        "to_hour": Param(
-            None,
-            type=["null", "string"],
+        "to_hour": optional_param(
+            "string",
+            "Last hour to replay (included), 8 digits YYMMDDHH in UTC",
+            "the file's last hour",
             pattern=HOUR_PATTERN,
-            description="Last hour to replay (included), 8 digits YYMMDDHH in UTC. Empty = the file's last hour",
         ),
         "pace": Param(
             "asap",
@@ -94,12 +93,11 @@ def _job_watermark() -> int | None:
             maximum=100000,
             description="pace=speed only: times faster than real time, up to 100000 (60 = an Avazu hour a minute)",
         ),
-        "topic": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^([A-Za-z0-9._-]{1,249})?$",
-            description="Kafka topic to publish to (it must exist; dead letters always go to TOPIC_DLQ). "
-            "Empty = setting TOPIC_RAW (default ad_events_raw)",
+        "topic": optional_param(
+            "string",
+            "Kafka topic to publish to (it must exist; dead letters always go to TOPIC_DLQ)",
+            "setting:TOPIC_RAW",
+            pattern=KAFKA_NAME_PATTERN,
         ),
     },
     render_template_as_native_obj=False,

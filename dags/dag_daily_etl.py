@@ -44,7 +44,7 @@ from airflow.sdk import Param, dag, task
 
 from include import config
 from include.cosmos_config import dbt_tasks
-from include.dag_defaults import DEFAULT_ARGS
+from include.dag_defaults import DEFAULT_ARGS, optional_param
 from plugins.archive.sensors import ArchiveDayCompleteSensor
 
 DB_CONN_ID = "pipeline_db_dbt"
@@ -82,19 +82,18 @@ def _dsn(conn_id: str) -> str:
             values_display={"archive": "archive (what the Flink job streamed)", "avazu": "avazu (a file)"},
             description="Where the day's events come from: the Flink job's archive, or an Avazu file (see file)",
         ),
-        "file": Param(
-            None,
-            type=["null", "string"],
+        "file": optional_param(
+            "string",
+            "source=avazu only: the Avazu CSV or .gz, relative to the repository or absolute",
+            "none (source=archive)",
             examples=["samples/avazu_sample_100.csv", "data/raw/train.gz"],
-            description="source=avazu only: the Avazu CSV or .gz, relative to the repository or absolute. "
-            "Empty for source=archive",
         ),
-        "day": Param(
-            None,
-            type=["null", "string"],
+        "day": optional_param(
+            "string",
+            "The UTC day to build",
+            "the day before the run's date (what the nightly run builds); the run waits until that day's "
+            "hours are complete in the archive",
             format="date",
-            description="The UTC day to build. Empty = the day before the run's date (what the nightly run "
-            "builds); the run waits until that day's hours are complete in the archive",
         ),
         "hours": Param(
             "all",

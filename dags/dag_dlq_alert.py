@@ -20,13 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
-from include import config
-from include.dag_defaults import DEFAULT_ARGS, START_DATE
-
-# Kafka's rule for topic names; empty is accepted too and means the setting.
-TOPIC_PATTERN = r"^([A-Za-z0-9._-]{1,249})?$"
+from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, optional_param
 
 
 @dag(
@@ -40,41 +36,32 @@ TOPIC_PATTERN = r"^([A-Za-z0-9._-]{1,249})?$"
     tags=["dlq"],
     description="Hourly DLQ rate (dead letters / all events) against 0.1% / 1%; Slack when above",
     params={
-        "raw_topic": Param(
-            None,
-            type=["null", "string"],
-            pattern=TOPIC_PATTERN,
-            description=f"Kafka topic of the valid events. Empty = setting TOPIC_RAW ({config.get('TOPIC_RAW')})",
+        "raw_topic": optional_param(
+            "string", "Kafka topic of the valid events", "setting:TOPIC_RAW", pattern=KAFKA_NAME_PATTERN
         ),
-        "dlq_topic": Param(
-            None,
-            type=["null", "string"],
-            pattern=TOPIC_PATTERN,
-            description=f"Dead-letter topic. Empty = setting TOPIC_DLQ ({config.get('TOPIC_DLQ')})",
+        "dlq_topic": optional_param(
+            "string", "Dead-letter topic", "setting:TOPIC_DLQ", pattern=KAFKA_NAME_PATTERN
         ),
-        "window_s": Param(
-            None,
-            type=["null", "integer"],
+        "window_s": optional_param(
+            "integer",
+            "Seconds of traffic to measure, 60 to 604800 (a week)",
+            "setting:DLQ_ALERT_WINDOW_S",
             minimum=60,
             maximum=7 * 86400,
-            description="Seconds of traffic to measure, 60 to 604800 (a week). "
-            f"Empty = setting DLQ_ALERT_WINDOW_S ({config.get('DLQ_ALERT_WINDOW_S')})",
         ),
-        "warn_ratio": Param(
-            None,
-            type=["null", "number"],
+        "warn_ratio": optional_param(
+            "number",
+            "Share of dead letters that posts a warning, 0 to 1 (0.001 = 0.1%)",
+            "setting:DLQ_ALERT_WARN_RATIO",
             minimum=0,
             maximum=1,
-            description="Share of dead letters that posts a warning, 0 to 1 (0.001 = 0.1%). "
-            f"Empty = setting DLQ_ALERT_WARN_RATIO ({config.get('DLQ_ALERT_WARN_RATIO')})",
         ),
-        "alert_ratio": Param(
-            None,
-            type=["null", "number"],
+        "alert_ratio": optional_param(
+            "number",
+            "Share of dead letters that posts an alert, 0 to 1 (0.01 = 1%)",
+            "setting:DLQ_ALERT_ALERT_RATIO",
             minimum=0,
             maximum=1,
-            description="Share of dead letters that posts an alert, 0 to 1 (0.01 = 1%). "
-            f"Empty = setting DLQ_ALERT_ALERT_RATIO ({config.get('DLQ_ALERT_ALERT_RATIO')})",
         ),
     },
 )

@@ -29,13 +29,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
-from include import config
-from include.dag_defaults import DEFAULT_ARGS, START_DATE
-
-# Kafka's rule for topic and group names; empty is accepted too and means the setting.
-NAME_PATTERN = r"^([A-Za-z0-9._-]{1,249})?$"
+from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, optional_param
 
 
 @dag(
@@ -49,41 +45,31 @@ NAME_PATTERN = r"^([A-Za-z0-9._-]{1,249})?$"
     tags=["dlq"],
     description="Every 10 min: repair and republish dead letters (3 tries), store the rest; one Slack summary",
     params={
-        "dlq_topic": Param(
-            None,
-            type=["null", "string"],
-            pattern=NAME_PATTERN,
-            description=f"Dead-letter topic to drain. Empty = setting TOPIC_DLQ ({config.get('TOPIC_DLQ')})",
+        "dlq_topic": optional_param(
+            "string", "Dead-letter topic to drain", "setting:TOPIC_DLQ", pattern=KAFKA_NAME_PATTERN
         ),
-        "raw_topic": Param(
-            None,
-            type=["null", "string"],
-            pattern=NAME_PATTERN,
-            description="Where repaired events are republished. "
-            f"Empty = setting TOPIC_RAW ({config.get('TOPIC_RAW')})",
+        "raw_topic": optional_param(
+            "string", "Where repaired events are republished", "setting:TOPIC_RAW", pattern=KAFKA_NAME_PATTERN
         ),
-        "group_id": Param(
-            None,
-            type=["null", "string"],
-            pattern=NAME_PATTERN,
-            description="Kafka consumer group of the retry (letters, digits, . _ -). "
-            f"Empty = setting DLQ_RETRY_GROUP ({config.get('DLQ_RETRY_GROUP')})",
+        "group_id": optional_param(
+            "string",
+            "Kafka consumer group of the retry (letters, digits, . _ -)",
+            "setting:DLQ_RETRY_GROUP",
+            pattern=KAFKA_NAME_PATTERN,
         ),
-        "backoff_base_s": Param(
-            None,
-            type=["null", "number"],
+        "backoff_base_s": optional_param(
+            "number",
+            "Seconds a dead letter waits before its 1st retry (doubles per retry), 0 to 86400",
+            "setting:DLQ_RETRY_BACKOFF_BASE_S",
             minimum=0,
             maximum=86400,
-            description="Seconds a dead letter waits before its 1st retry (doubles per retry), 0 to 86400. "
-            f"Empty = setting DLQ_RETRY_BACKOFF_BASE_S ({config.get('DLQ_RETRY_BACKOFF_BASE_S')})",
         ),
-        "backoff_cap_s": Param(
-            None,
-            type=["null", "number"],
+        "backoff_cap_s": optional_param(
+            "number",
+            "Longest wait between two retries in seconds, 0 to 86400",
+            "setting:DLQ_RETRY_BACKOFF_CAP_S",
             minimum=0,
             maximum=86400,
-            description="Longest wait between two retries in seconds, 0 to 86400. "
-            f"Empty = setting DLQ_RETRY_BACKOFF_CAP_S ({config.get('DLQ_RETRY_BACKOFF_CAP_S')})",
         ),
     },
 )

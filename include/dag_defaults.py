@@ -1,9 +1,14 @@
-"""What every DAG shares: default_args (owner, retries, Slack on failure) and the approved tags."""
+"""What every DAG shares: default_args (owner, retries, Slack on failure), the approved tags, and how
+an optional param is declared."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
+from airflow.sdk import Param
+
+from include import config
 from plugins.slack_alerts.notifiers import notify_failure
 
 OWNER = "ad-events-platform"
@@ -22,3 +27,20 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=5),
     "on_failure_callback": notify_failure(),
 }
+
+
+# Kafka's rule for topic and group names; the empty string is accepted too and means "the setting".
+KAFKA_NAME_PATTERN = r"^([A-Za-z0-9._-]{1,249})?$"
+
+
+def optional_param(kind: str, description: str, empty: str, **schema: Any) -> Param:
+    """A param a person may leave empty in the Trigger form.
+
+    Its default is None and its type admits null: the form marks any other param with an empty
+    default as required and keeps the Trigger button disabled. ``empty`` says what an empty value
+    means; ``setting:NAME`` writes "setting NAME (its current value)".
+    """
+    if empty.startswith("setting:"):
+        name = empty.removeprefix("setting:")
+        empty = f"setting {name} ({config.get(name)})"
+    return Param(None, type=["null", kind], description=f"{description}. Empty = {empty}", **schema)
