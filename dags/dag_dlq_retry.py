@@ -11,7 +11,7 @@ validation against the registered schema:
 | --- | --- |
 | valid after repair | republished to `ad_events_raw` with the `schema_id` header, like the producer |
 | still invalid, attempts left | `ad_events_error_retry_<n>`, waits for retry *n+1* |
-| still invalid after the 3rd attempt, or a non-retryable type (`late_event`, `flink_logic`) | `errors.dlq_errors`, alerted to Slack |
+| still invalid after the 3rd attempt, or a non-retryable type (`late_event`, `flink_logic`) | `errors.dlq_errors`; new actionable types in a Slack digest |
 
 Every attempt is a row of `errors.retry_history`. A killed or retried task loses and duplicates
 nothing (Kafka transactions + idempotent PostgreSQL inserts; docs/dlq.md).
@@ -19,7 +19,7 @@ nothing (Kafka transactions + idempotent PostgreSQL inserts; docs/dlq.md).
 | task | what it does |
 | --- | --- |
 | `drain` | one pass of include/dlq/drain.py; the report (counts, depth, examples) is the XCom |
-| `alert` | ONE Slack message per run when dead letters failed permanently (quiet otherwise) |
+| `alert` | a two-line Slack digest when an error type not reported in the last DLQ_ALERT_WINDOW_S failed for good; quiet for late events alone (dag_dlq_alert watches their rate) |
 
 Params (all optional; empty = the setting): `dlq_topic`, `raw_topic`, `group_id`,
 `backoff_base_s`, `backoff_cap_s`. Metrics: Pushgateway `job="dlq_retry"` (`dlq_retry_depth`, ...).
@@ -43,7 +43,7 @@ from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, o
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["dlq"],
-    description="Every 10 min: repair and republish dead letters (3 tries), store the rest; one Slack summary",
+    description="Every 10 min: repair and republish dead letters (3 tries), store the rest; Slack on new failures",
     params={
         "dlq_topic": optional_param(
             "string", "Dead-letter topic to drain", "setting:TOPIC_DLQ", pattern=KAFKA_NAME_PATTERN

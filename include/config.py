@@ -145,6 +145,18 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting("SLACK_SINK_PORT", "8099", "Port of the local Slack sink that records webhook payloads."),
+    Setting(
+        "AIRFLOW_EXTERNAL_URL",
+        "http://127.0.0.1:{AIRFLOW_PORT}",
+        "Airflow UI as people reach it (a browser, not the stack's own clients): the base of the links "
+        "in Slack messages.",
+    ),
+    Setting(
+        "ALERTMANAGER_EXTERNAL_URL",
+        "http://127.0.0.1:{ALERTMANAGER_PORT}",
+        "Alertmanager UI as people reach it: the link of every alert in Slack (not the machine's host "
+        "name, which Alertmanager would use).",
+    ),
     # Daily batch (dag_daily_etl, include/batch, include/dbt/ad_events)
     Setting(
         "DBT_EXECUTABLE",

@@ -61,7 +61,7 @@ class DlqRate:
         lines = [
             f"{icon} DLQ rate {self.level.upper()}: {self.rate:.2%} of events dead-lettered in the last "
             f"{minutes:g} min ({self.dlq:,} in {self.dlq_topic} vs {self.raw:,} in {self.raw_topic}; "
-            f"warn >= {self.warn_ratio:.2%}, alert >= {self.alert_ratio:.2%})",
+            f"warn >= {self.warn_ratio:.2%}, alert >= {self.alert_ratio:.2%}) · <{details_url()}|details>",
         ]
         if self.by_error_type:
             top = ", ".join(f"{t} {n:,}" for t, n in sorted(self.by_error_type.items(), key=lambda x: -x[1]))
@@ -79,6 +79,13 @@ class DlqRate:
             "runbook: docs/dlq.md#operations (dag_dlq_retry retries them; errors.dlq_errors has the permanent ones)"
         )
         return "\n".join(lines)
+
+
+def details_url() -> str:
+    """dag_dlq_alert's runs in the Airflow UI (each run's measure task holds counts and examples)."""
+    from include.dlq.report import airflow_ui_url
+
+    return f"{airflow_ui_url()}/dags/dag_dlq_alert"
 
 
 def _window_counts(consumer: Any, topic: str, since_ms: int) -> tuple[int, dict[int, tuple[int, int]]]:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from include.dlq.decision import Decision, GiveUp, Republish, Requeue
 from include.dlq.retry_topics import format_origin
 
-_EXAMPLES = 5
+log = logging.getLogger(__name__)
+
+_EXAMPLES = 5  # at most one per error type
+AIRFLOW_RUN_PREFIX = "airflow-"  # run ids of dag_dlq_retry's drains: airflow-<dag run id>
+# Stored for good without a digest: late events are expected while a replay sends hours the stream
+# has passed, and never retried; dag_dlq_alert posts once their share of the traffic is too high.
+QUIET_TYPES = frozenset({"late_event"})
 
 
 @dataclass
@@ -62,7 +71,7 @@ class DrainReport:
         row = decision.permanent
         self.permanent += 1
         self.permanent_by_type[row.error_type] = self.permanent_by_type.get(row.error_type, 0) + 1
-        if len(self.examples) < _EXAMPLES:
+        if len(self.examples) < _EXAMPLES and all(ex.error_type != row.error_type for ex in self.examples):
             self.examples.append(
                 GaveUp(format_origin(row.origin), row.event_id, row.error_type, row.final_error_type,
                        row.final_error_message, row.reason, row.retry_count)
@@ -84,26 +93,88 @@ class DrainReport:
             f"{self.permanent}, depth {self.total_depth}"
         )
 
-    def slack_text(self) -> str | None:
-        """The run's one Slack message, or None when nothing failed permanently."""
-        if not self.permanent:
+    def actionable(self) -> dict[str, int]:
+        """This run's permanent failures by error type, without the quiet ones (late events), most first."""
+        counts = {t: n for t, n in self.permanent_by_type.items() if t not in QUIET_TYPES}
+        return dict(sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+
+    def details_url(self) -> str:
+        """The run's drain task in the Airflow UI (its log and report), or the DAG for a CLI run."""
+        base = f"{airflow_ui_url()}/dags/dag_dlq_retry"
+        if self.run_id.startswith(AIRFLOW_RUN_PREFIX):
+            return f"{base}/runs/{quote(self.run_id.removeprefix(AIRFLOW_RUN_PREFIX), safe='')}/tasks/drain"
+        return base
+
+    def slack_text(
+        self, reported: Callable[[DrainReport, Collection[str]], set[str]] | None = None
+    ) -> str | None:
+        """The run's Slack digest (two lines), or None when there is nothing new to act on.
+
+        Quiet when nothing failed for good, when only late events did (:data:`QUIET_TYPES`), and when
+        every error type that did was already stored by another run of the same DLQ within the last
+        ``DLQ_ALERT_WINDOW_S``: that run posted it (or an earlier one did), so a steady trickle of one
+        kind of failure is one digest, not one every 10 minutes. ``reported(report, types)`` returns
+        those types (default :func:`stored_recently`, a query on errors.dlq_errors).
+        """
+        actionable = self.actionable()
+        if not actionable:
             return None
-        types = ", ".join(f"{t} {n}" for t, n in sorted(self.permanent_by_type.items(), key=lambda x: -x[1]))
+        known = (reported or stored_recently)(self, actionable.keys())
+        new = [t for t in actionable if t not in known]
+        if not new:
+            return None
+        total = sum(actionable.values())
+        types = ", ".join(f"{t} {n:,}" + ("" if t in new else " (again)") for t, n in actionable.items())
+        quiet = sum(self.permanent_by_type.values()) - total
+        also = f" (+{quiet:,} late_event, expected during a replay)" if quiet else ""
         lines = [
-            f":rotating_light: DLQ retry: {self.permanent} dead letter(s) from {self.dlq_topic} failed "
-            f"permanently and are in errors.dlq_errors",
-            f"run: {self.run_id}  by error type: {types}",
-            f"this run: read {self.read}, retried {self.retried}, republished {self.republished} "
-            f"(repaired {self.repaired}) to {self.raw_topic}, waiting for a retry {self.requeued}, "
-            f"DLQ depth {self.total_depth}",
-            "examples:",
+            f":rotating_light: DLQ retry: {total:,} dead letter{'s' if total != 1 else ''} from "
+            f"{self.dlq_topic} failed for good: {types}{also} · <{self.details_url()}|details>"
         ]
-        for ex in self.examples:
+        example = next((ex for ex in self.examples if ex.error_type in new), None)
+        if example is not None:
             lines.append(
-                f"  - {ex.origin} event {ex.event_id or '?'}: {ex.final_error_type}: {ex.message[:160]} "
-                f"({ex.reason}, {ex.attempts} attempt(s))"
+                f"e.g. {example.origin} event {example.event_id or '?'}: {example.final_error_type}: "
+                f"{_one_line(example.message, 120)} ({example.reason}) · "
+                f"errors.dlq_errors WHERE run_id = '{self.run_id}'"
             )
-        lines.append(
-            "query: SELECT * FROM errors.dlq_errors ORDER BY failed_at DESC; runbook: docs/dlq.md#operations"
-        )
         return "\n".join(lines)
+
+
+def airflow_ui_url() -> str:
+    """The Airflow UI as people reach it (setting AIRFLOW_EXTERNAL_URL)."""
+    from include.dlq import settings
+
+    return settings.resolve()["AIRFLOW_EXTERNAL_URL"].rstrip("/")
+
+
+def stored_recently(report: DrainReport, types: Collection[str]) -> set[str]:
+    """Which of ``types`` another run stored in errors.dlq_errors for the same DLQ topic within the
+    last DLQ_ALERT_WINDOW_S. Unreachable database: the empty set (a digest too many, never one lost)."""
+    import psycopg2
+
+    from include import config
+    from include.dlq import settings
+
+    window_s = float(settings.resolve()["DLQ_ALERT_WINDOW_S"])
+    try:
+        conn = psycopg2.connect(config.pg_dsn("PG_STREAM_WRITER"), connect_timeout=10)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT DISTINCT error_type FROM errors.dlq_errors WHERE dlq_topic = %s "
+                    "AND error_type = ANY(%s) AND run_id IS DISTINCT FROM %s "
+                    "AND failed_at >= now() - make_interval(secs => %s)",
+                    (report.dlq_topic, sorted(types), report.run_id, window_s),
+                )
+                return {row[0] for row in cur.fetchall()}
+        finally:
+            conn.close()
+    except psycopg2.Error as exc:
+        log.warning("could not read errors.dlq_errors to skip a repeated digest: %s", exc)
+        return set()
+
+
+def _one_line(text: str, limit: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

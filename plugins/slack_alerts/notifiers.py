@@ -19,12 +19,27 @@ def error_line(exception: BaseException | str | None) -> str:
     return message
 
 
+def external_url(url: str) -> str:
+    """``url``, a link into the Airflow UI, on the UI as people reach it (setting AIRFLOW_EXTERNAL_URL).
+
+    Airflow builds its links from its own base URL (api.base_url), the address its processes use; in
+    Slack they must open where a person's browser reaches the UI. Every UI page is under ``/dags/``.
+    """
+    from include import config
+
+    at = url.find("/dags/")
+    external = config.get("AIRFLOW_EXTERNAL_URL")
+    if at < 0 or not external:
+        return url
+    return external.rstrip("/") + url[at:]
+
+
 def failure_message(context: dict[str, Any]) -> dict[str, Any]:
     """The Slack payload for a failed task: DAG, task, run, try, the error's last line, log link."""
     ti = context["ti"]
     dag_id, task_id, run_id = ti.dag_id, ti.task_id, ti.run_id
     error = error_line(context.get("exception"))
-    log_url = getattr(ti, "log_url", "")
+    log_url = external_url(getattr(ti, "log_url", "") or "")
     text = (
         f":red_circle: Task failed: {dag_id}.{task_id}\n"
         f"run: {run_id}  try: {ti.try_number}\n"

@@ -1,11 +1,15 @@
-"""An induced failure fires a real Prometheus alert that Alertmanager delivers to Slack."""
+"""Alerts reach Slack as people read them: a real Prometheus alert fires through Alertmanager, and a
+resolved one says RESOLVED without the firing summary; every link is ALERTMANAGER_EXTERNAL_URL."""
 
 from __future__ import annotations
 
-import json
+import re
 import subprocess
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -22,35 +26,71 @@ def _supervisorctl(cfg, *args: str) -> None:
     )
 
 
-def test_exporter_down_alert_reaches_slack(cfg):
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _attachments(sink: str, since: float, title: str) -> list[dict[str, Any]]:
+    """The Slack attachments Alertmanager posted to the sink since ``since`` with this title."""
+    return [
+        attachment
+        for message in requests.get(sink, timeout=5).json()
+        if message["received_at"] >= _iso(since)
+        for attachment in message["payload"].get("attachments", [])
+        if attachment.get("title") == title
+    ]
+
+
+def test_exporter_down_alert_reaches_slack_and_a_resolved_alert_says_resolved(cfg):
+    """While the real alert (redis-exporter stopped) takes its ~2 minutes, an alert posted to
+    Alertmanager's API as Prometheus does fires and resolves (group_wait 10 s, group_interval 1 min)."""
     sink = f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/messages"
+    api = f"http://{cfg['BIND_HOST']}:{cfg['ALERTMANAGER_PORT']}/api/v2/alerts"
+    external = cfg["ALERTMANAGER_EXTERNAL_URL"]
+    check = f"SlackResolvedCheck_{uuid.uuid4().hex[:6]}"  # its own group (route group_by alertname)
     started = time.time()
+
+    def post(ends_at: float) -> None:
+        alert = {
+            "labels": {"alertname": check, "job": "test_alerting", "severity": "info"},
+            "annotations": {
+                "summary": "synthetic problem, still ongoing (tests/local_stack/test_alerting.py)"
+            },
+            "startsAt": _iso(started),
+            "endsAt": _iso(ends_at),
+        }
+        requests.post(api, json=[alert], timeout=10).raise_for_status()
+
+    post(started + 600)
     _supervisorctl(cfg, "stop", "redis-exporter")
     try:
         deadline = time.monotonic() + 240
-        found = None
-        while found is None and time.monotonic() < deadline:
+        down, resolved, resolving = [], [], False
+        while not (down and resolved) and time.monotonic() < deadline:
             time.sleep(5)
-            for message in requests.get(sink, timeout=5).json():
-                text = json.dumps(message["payload"])
-                received = message["received_at"]
-                if (
-                    "ScrapeTargetDown" in text
-                    and "redis" in text
-                    and "firing" in text
-                    and received >= _iso(started)
-                ):
-                    found = message
-                    break
-        assert found, "no ScrapeTargetDown alert for redis reached the Slack sink within 4 minutes"
-        attachment = found["payload"]["attachments"][0]
-        assert "ScrapeTargetDown (firing)" in attachment["title"]
-        assert "make status" in attachment["text"]
+            if not resolving and _attachments(sink, started, f"FIRING: {check}"):
+                post(time.time())  # Prometheus's way to say it stopped firing
+                resolving = True
+            down = [
+                a for a in _attachments(sink, started, "FIRING: ScrapeTargetDown") if "redis" in a["text"]
+            ]
+            resolved = _attachments(sink, started, f"RESOLVED: {check}")
     finally:
         _supervisorctl(cfg, "start", "redis-exporter")
+    assert down, "no ScrapeTargetDown alert for redis reached the Slack sink within 4 minutes"
+    assert resolved, f"no RESOLVED {check} reached the Slack sink (firing seen: {resolving})"
 
+    firing = down[0]
+    assert "make status" in firing["text"] and firing["color"] == "danger"
+    assert firing["title_link"] == f"{external}/#/alerts?receiver=slack"
+    assert firing["fallback"] == f"FIRING: ScrapeTargetDown | {external}"
 
-def _iso(epoch: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+    done = resolved[0]
+    assert done["color"] == "good" and done["title_link"] == f"{external}/#/alerts?receiver=slack"
+    assert done["fallback"] == f"RESOLVED: {check} | {external}"
+    assert re.fullmatch(
+        rf":white_check_mark: RESOLVED at \d\d:\d\d UTC: {check} job=test_alerting is back to normal "
+        r"\(firing since \d{4}-\d\d-\d\d \d\d:\d\d UTC\)\.",
+        done["text"].strip(),
+    ), done["text"]
+    assert "ongoing" not in done["text"], "a resolved alert does not repeat the firing summary"

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 import psycopg2
@@ -198,10 +199,15 @@ def permanent(pg_owner: Any, dlq: str) -> dict[int, dict[str, Any]]:
     return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
 
 
-def sink_messages(cfg: dict[str, str], needle: str) -> list[str]:
+def sink_payloads(cfg: dict[str, str], needle: str) -> list[dict[str, Any]]:
+    """The webhook payloads the Slack sink recorded whose text contains ``needle``."""
     url = f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/messages"
-    texts = [str(m.get("payload", {}).get("text", "")) for m in requests.get(url, timeout=10).json()]
-    return [t for t in texts if needle in t]
+    payloads = [m.get("payload", {}) for m in requests.get(url, timeout=10).json()]
+    return [p for p in payloads if needle in str(p.get("text", ""))]
+
+
+def sink_messages(cfg: dict[str, str], needle: str) -> list[str]:
+    return [str(p["text"]) for p in sink_payloads(cfg, needle)]
 
 
 @pytest.fixture(scope="module")
@@ -318,8 +324,19 @@ def test_every_error_type_is_republished_or_stored_with_its_attempts(
     assert sum(r.republished for r in reports) == 5 and sum(r.repaired for r in reports) == 4
     assert sum(r.permanent for r in reports) == 9 and sum(r.retried for r in reports) == 5 + 6 * 3
     assert sum(r.read for r in reports) == 14 + 6 + 6, "each dead letter once per attempt"
-    assert reports[0].slack_text() is not None and "3 dead letter(s)" in reports[0].slack_text()
-    assert reports[-1].permanent == 6 and "6 dead letter(s)" in reports[-1].slack_text()
+    # One digest line per run, late events counted aside; a type another run stored within the hour is
+    # "(again)" (errors.dlq_errors is read now, after every run: parsing is in the other runs' rows).
+    first, last = reports[0].slack_text(), reports[-1].slack_text()
+    assert first is not None and last is not None and reports[-1].permanent == 6
+    assert first.startswith(
+        f":rotating_light: DLQ retry: 2 dead letters from {dlq} failed for good: flink_logic 1, "
+        "parsing 1 (again) (+1 late_event, expected during a replay) · <"
+    )
+    assert last.startswith(
+        f":rotating_light: DLQ retry: 6 dead letters from {dlq} failed for good: parsing 3 (again), schema 3 · <"
+    )
+    assert last.splitlines()[1].startswith(f"e.g. {dlq}:") and len(last.splitlines()) == 2
+    assert reports[-1].slack_text(lambda _report, types: set(types)) is None, "nothing new: no digest"
 
     # A rerun finds nothing to do and changes nothing.
     again = drain(options, writer)
@@ -508,12 +525,17 @@ def test_dag_run_republishes_stores_and_posts_one_slack_summary(cfg, topics, reg
     assert airflow.xcom("dag_dlq_retry", run_id, "alert") is True
     assert [json.loads(m.value())["event_id"] for m in consume(bootstrap, raw)] == [ids[0]]
     assert {r["event_id"] for r in permanent(pg_owner, dlq).values()} == {ids[1], ids[2]}
-    messages = sink_messages(cfg, dlq)
+    messages = sink_payloads(cfg, dlq)
     assert len(messages) == 1, messages
-    assert (
-        "2 dead letter(s)" in messages[0] and "late_event 1" in messages[0] and "flink_logic 1" in messages[0]
+    assert set(messages[0]) == {"text"}, messages[0]
+    headline, example = messages[0]["text"].splitlines()
+    details = f"{cfg['AIRFLOW_EXTERNAL_URL']}/dags/dag_dlq_retry/runs/{quote(run_id, safe='')}/tasks/drain"
+    assert headline == (
+        f":rotating_light: DLQ retry: 1 dead letter from {dlq} failed for good: flink_logic 1 "
+        f"(+1 late_event, expected during a replay) · <{details}|details>"
     )
-    assert f"airflow-{run_id}" in messages[0]
+    assert example.startswith(f"e.g. {dlq}:0:") and f" event {ids[2]}: flink_logic: " in example
+    assert example.endswith(f"(non_retryable) · errors.dlq_errors WHERE run_id = 'airflow-{run_id}'")
     # The run's metrics are on the Pushgateway, under the run's consumer group.
     metrics = requests.get(f"{cfg['PUSHGATEWAY_URL']}/metrics", timeout=10).text.splitlines()
     ours = {line.split("{")[0]: line for line in metrics if f'consumer_group="{conf["group_id"]}"' in line}

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from include import config
 from plugins.slack_alerts.notifiers import PipelineFailureNotifier, error_line, failure_message
 
 
@@ -40,7 +41,7 @@ def test_message_names_dag_task_run_try_error_and_log():
         "manual__1",
         "try: 3",
         "KeyError: 'hour'",
-        "http://af/dags/dag_x/runs/manual__1/tasks/load",
+        config.get("AIRFLOW_EXTERNAL_URL") + "/dags/dag_x/runs/manual__1/tasks/load",
     ):
         assert part in message["text"]
     assert message["blocks"][0]["text"]["text"] == "Task failed: dag_x.load"
@@ -61,3 +62,11 @@ def test_slack_outage_does_not_raise():
     notifier = PipelineFailureNotifier()
     notifier.__dict__["hook"] = SimpleNamespace(send=down)
     notifier.notify(_context(ValueError("boom")))
+
+
+def test_the_log_link_opens_the_ui_where_people_reach_it(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_EXTERNAL_URL", "https://airflow.example.org/")
+    message = failure_message(_context(KeyError("hour")))
+    link = "https://airflow.example.org/dags/dag_x/runs/manual__1/tasks/load"
+    assert message["text"].endswith(f"log: {link}")
+    assert message["blocks"][-1]["text"]["text"] == f"<{link}|Open the task log>"
