@@ -29,3 +29,32 @@ def test_manifest_has_every_spec_model_with_tests():
     kinds = {(n.get("test_metadata") or {}).get("name") for n in tests}
     assert {"not_null", "unique", "relationships", "accepted_values", "clicks_not_above_impressions",
             "ratio_between_0_and_1", "expression_is_true", "unique_combination"} <= kinds  # fmt: skip
+
+
+# The folder a model lives in decides how it is materialised (dbt_project.yml); nothing else may.
+FOLDER_CONFIG = {
+    "staging": {"materialized": "view"},
+    "intermediate": {"materialized": "incremental", "incremental_strategy": "delete+insert",
+                     "unique_key": "event_day", "on_schema_change": "fail"},
+    "marts": {"materialized": "incremental", "incremental_strategy": "delete+insert", "unique_key": "event_day"},
+    "dimensions": {"materialized": "table", "incremental_strategy": None, "unique_key": None},
+}  # fmt: skip
+
+
+def _models() -> list[dict]:
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    return [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+
+
+def test_materialisation_is_set_per_folder():
+    for model in _models():
+        folder = next(f for f in reversed(model["fqn"][:-1]) if f in FOLDER_CONFIG)
+        got = {k: model["config"].get(k) for k in FOLDER_CONFIG[folder]}
+        assert got == FOLDER_CONFIG[folder], f"{model['name']} ({folder}): {got}"
+        assert "config(" not in model["raw_code"], f"{model['name']}: set it in dbt_project.yml instead"
+
+
+def test_every_model_has_unit_tests():
+    manifest = json.loads(MANIFEST_PATH.read_text())
+    tested = {t["model"] for t in manifest["unit_tests"].values()}
+    assert tested == {m["name"] for m in _models()}

@@ -83,6 +83,43 @@ def test_a_mart_can_keep_some_ratios_but_not_invent_one():
         m.ad_metrics(only=["margin"])
 
 
+def test_ad_measures_sums_exactly_the_contract_measures():
+    m = macros()
+    summed = columns(m.ad_measures())
+    assert [name for name, _ in summed] == list(contract.MEASURES)
+    assert all(expr == f"sum({name})" for name, expr in summed)
+
+
+def test_ad_measures_of_single_events_count_impressions():
+    """On stg_ad_events one row is one impression (it has no impressions column to sum)."""
+    summed = dict(columns(macros().ad_measures(events=True)))
+    assert summed == {m: "count(*)" if m == "impressions" else f"sum({m})" for m in contract.MEASURES}
+
+
+def test_a_model_can_keep_some_measures_but_not_invent_one():
+    m = macros()
+    assert [name for name, _ in columns(m.ad_measures(only=["clicks", "impressions"]))] == [
+        "impressions",
+        "clicks",
+    ]
+    with pytest.raises(CompilerError, match="unknown measure margin"):
+        m.ad_measures(only=["margin"])
+
+
+def test_no_model_sums_a_measure_itself():
+    """The measure sums come from ad_measures; a model may still sum a measure under a filter."""
+    plain_sum = re.compile(
+        rf"\b(?:sum\(\s*({'|'.join(contract.MEASURES)})\s*\)|count\(\*\))\s+as\s+(\w+)", re.I
+    )
+    offences = [
+        f"{path.relative_to(PROJECT_DIR)}: {match[0]}"
+        for path in sorted(MODEL_DIR.rglob("*.sql"))
+        for match in plain_sum.finditer(_code(path))
+        if match[2] in contract.MEASURES
+    ]
+    assert not offences, "use ad_measures():\n" + "\n".join(offences)
+
+
 def _code(path: Path) -> str:
     """A model's SQL without Jinja and SQL comments."""
     text = re.sub(r"\{#.*?#\}", "", path.read_text(), flags=re.S)

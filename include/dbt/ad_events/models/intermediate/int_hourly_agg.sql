@@ -1,17 +1,11 @@
 -- Intermediate: the day's events rolled up once, so the marts never rescan millions of events.
 -- Grain: one row per (event_day, event_hour_at, campaign_id, traffic_type).
-{{ config(materialized='incremental', unique_key='event_day', incremental_strategy='delete+insert') }}
-
 select
     event_day,
     event_hour_at,
     campaign_id,
     traffic_type,
-    count(*) as impressions,
-    sum(clicks) as clicks,
-    sum(conversions) as conversions,
-    sum(cost) as cost,
-    sum(revenue) as revenue,
+    {{ ad_measures(events=true) }},
     count(distinct creative_id) as creatives
 from {{ ref('stg_ad_events') }}
 where {{ day_filter() }}

@@ -1,15 +1,9 @@
 -- Mart: each campaign's day. Grain: one row per (event_day, campaign_id).
-{{ config(materialized='incremental', unique_key='event_day', incremental_strategy='delete+insert') }}
-
 with by_campaign as (
     select
         event_day,
         campaign_id,
-        sum(impressions) as impressions,
-        sum(clicks) as clicks,
-        sum(conversions) as conversions,
-        sum(cost) as cost,
-        sum(revenue) as revenue
+        {{ ad_measures() }}
     from {{ ref('int_hourly_agg') }}
     where {{ day_filter() }}
     group by 1, 2

@@ -1,15 +1,9 @@
 -- Mart: metrics by UTC hour. Grain: one row per (event_day, event_hour_at).
-{{ config(materialized='incremental', unique_key='event_day', incremental_strategy='delete+insert') }}
-
 with hourly as (
     select
         event_day,
         event_hour_at,
-        sum(impressions) as impressions,
-        sum(clicks) as clicks,
-        sum(conversions) as conversions,
-        sum(cost) as cost,
-        sum(revenue) as revenue
+        {{ ad_measures() }}
     from {{ ref('int_hourly_agg') }}
     where {{ day_filter() }}
     group by 1, 2

@@ -4,10 +4,6 @@ select
     min(event_day) as first_seen_day,
     max(event_day) as last_seen_day,
     count(distinct event_day) as days_active,
-    sum(impressions) as impressions,
-    sum(clicks) as clicks,
-    sum(conversions) as conversions,
-    sum(cost) as cost,
-    sum(revenue) as revenue
+    {{ ad_measures() }}
 from {{ ref('int_hourly_agg') }}
 group by 1
