@@ -16,8 +16,8 @@ that day and nothing else (docs/batch.md has the argument and the timings).
 | `slack_summary` | impressions, clicks, CTR, cost, ROAS, DLQ rate for D vs D-1, to Slack |
 
 **Params**: `source` (`archive` | `avazu`, default BATCH_DEFAULT_SOURCE), `file` (the Avazu CSV/gz,
-for `avazu`; relative paths are under the repository), `day` (`YYYY-MM-DD`; empty = the day before
-the run's date), `hours` (source=archive: the hours of D to wait for, `all` or e.g. `0,1,2`;
+for `avazu`; relative paths are under the repository; only files under setting INGEST_FILE_ROOTS),
+`day` (`YYYY-MM-DD`; empty = the day before the run's date), `hours` (source=archive: the hours of D to wait for, `all` or e.g. `0,1,2`;
 `none` builds D from what is archived now).
 
 **Why catchup is off.** The start date is 2014-10-22 so the Avazu days (2014-10-21..30) are inside
@@ -120,6 +120,17 @@ def dag_daily_etl() -> None:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         if source == "avazu" and not params.get("file"):
             raise ValueError("source=avazu needs the file param")
+        file = None
+        if source == "avazu":
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from include.ingest.input_files import resolve_input_file
+            from include.ingest.preflight import FileCheckError
+
+            try:  # confined to INGEST_FILE_ROOTS like the replay's, and refused before it is opened
+                file = str(resolve_input_file(params["file"]))
+            except FileCheckError as exc:
+                raise AirflowFailException(str(exc)) from None
         scheduled = getattr(dag_run, "run_type", None) == "scheduled"
         archive_root = archive.root_path(config.get("FLINK_ARCHIVE_URI"))
         if scheduled and source == "archive" and not archive.day_dir(archive_root, day).is_dir():
@@ -127,9 +138,8 @@ def dag_daily_etl() -> None:
             # manual run for the same day waits and fails instead, since someone asked for it.
             raise AirflowSkipException(f"no events archived for {day}: nothing to build")
         wait_hours = (params.get("hours") or "all") if source == "archive" else "none"
-        print(f"processing day {day} from {source} {params.get('file') or ''} (archive hours: {wait_hours})")
-        return {"day": day.isoformat(), "source": source, "file": params.get("file") or None,
-                "wait_hours": wait_hours}  # fmt: skip
+        print(f"processing day {day} from {source} {file or ''} (archive hours: {wait_hours})")
+        return {"day": day.isoformat(), "source": source, "file": file, "wait_hours": wait_hours}
 
     wait_for_archive = ArchiveDayCompleteSensor(
         task_id="wait_for_archive",

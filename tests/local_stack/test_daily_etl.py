@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "dag_daily_etl"
 GOOD_DAY = date(2013, 1, 7)
 BACKFILL_DAYS = [date(2015, 3, 1), date(2015, 3, 2), date(2015, 3, 3)]
+# Under DATA_DIR/raw: a DAG's file param may only name files under setting INGEST_FILE_ROOTS.
+INPUT_DIR = config.data_dir() / "raw" / "batch_tests"
 
 
 def _generate(path: Path, start_hour: str, hours: int, rows: int, seed: int) -> Path:
@@ -55,7 +57,7 @@ def _states(airflow: Any, run_id: str) -> dict[str, str]:
 def good_day(bootstrapped: Any, airflow: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """GOOD_DAY loaded through the DAG from a generated file that also spills into the next day."""
     cleanup([GOOD_DAY])
-    path = _generate(REPO / "data" / "batch_tests" / "good_130107.csv", "13010700", 30, 24_000, seed=5)
+    path = _generate(INPUT_DIR / "good_130107.csv", "13010700", 30, 24_000, seed=5)
     conf = {"source": "avazu", "file": str(path), "day": GOOD_DAY.isoformat()}
     run_id, state = _run(airflow, conf)
     yield {"path": path, "run_id": run_id, "state": state, "conf": conf}
@@ -121,7 +123,7 @@ def test_planted_duplicate_fails_validation_and_leaves_marts(
     first_id = lines[1].split(b",", 1)[0]
     target = next(i for i in range(len(lines) - 1, 1, -1) if lines[i].split(b",")[2:3] == [b"13010715"])
     lines[target] = first_id + b"," + lines[target].split(b",", 1)[1]
-    bad_file = REPO / "data" / "batch_tests" / "dup_130107.csv"
+    bad_file = INPUT_DIR / "dup_130107.csv"
     bad_file.write_bytes(b"\n".join(lines))
 
     run_id, state = _run(airflow, {**good_day["conf"], "file": str(bad_file)})
@@ -144,7 +146,7 @@ def test_planted_duplicate_fails_validation_and_leaves_marts(
 @pytest.fixture
 def backfill_file() -> Iterator[Path]:
     cleanup(BACKFILL_DAYS)
-    yield _generate(REPO / "data" / "batch_tests" / "backfill_1503.csv", "15030100", 72, 9_000, seed=9)
+    yield _generate(INPUT_DIR / "backfill_1503.csv", "15030100", 72, 9_000, seed=9)
     cleanup(BACKFILL_DAYS)
 
 
@@ -189,3 +191,14 @@ def test_three_day_backfill_through_rest(bootstrapped: Any, airflow: Any, backfi
     assert [d for d, _ in rows] == BACKFILL_DAYS
     assert all(n > 0 and ledger[d] == n for d, n in rows)
     assert sum(n for _, n in rows) == 9_000  # the file's 72 hours are exactly the three days
+
+
+def test_a_file_outside_the_input_roots_is_refused_before_it_is_read(bootstrapped: Any, airflow: Any) -> None:
+    """The file param names what the worker reads: /proc/self/environ holds the stack's secrets."""
+    run_id, state = _run(airflow, {"source": "avazu", "file": "/proc/self/environ", "day": "2013-01-09"})
+    assert state == "failed"
+    tis = {ti["task_id"]: ti for ti in airflow.task_instances(DAG_ID, run_id)}
+    assert tis["resolve_day"]["state"] == "failed" and tis["resolve_day"]["try_number"] == 1, tis[
+        "resolve_day"
+    ]
+    assert tis["extract"]["state"] in ("upstream_failed", None), tis["extract"]
