@@ -26,13 +26,12 @@ import psycopg2
 import pytest
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import NewTopic
+from dlq_topics_support import topic_pairs
 
 from include import config
 from include.dlq.backoff import BackoffPolicy
 from include.dlq.drain import DrainOptions, drain
 from include.dlq.report import DrainReport
-from include.dlq.retry_topics import retry_topic
 from include.ingest.events import dead_letter
 from include.ingest.producer import ReplayOptions, replay
 from include.schema_registry import SchemaRegistryClient
@@ -51,26 +50,8 @@ COL = {"id": 0, "click": 1, "C1": 3, "site_id": 5, "site_category": 7, "device_i
 @pytest.fixture
 def topics(kafka_admin: Any) -> Iterator[Any]:
     """A factory of fresh (raw, dlq) topic pairs; every topic, retry topics included, deleted at the end."""
-    created: list[str] = []
-
-    def make() -> tuple[str, str]:
-        suffix = uuid.uuid4().hex[:8]
-        raw, dlq = f"dlq_test_raw_{suffix}", f"dlq_test_dlq_{suffix}"
-        for future in kafka_admin.create_topics([NewTopic(raw, 3, 1), NewTopic(dlq, 1, 1)]).values():
-            future.result(timeout=30)
-        created.extend([raw, dlq, retry_topic(dlq, 1), retry_topic(dlq, 2)])
-        return raw, dlq
-
-    yield make
-    existing = set(kafka_admin.list_topics(timeout=10).topics)
-    doomed = [t for t in created if t in existing]
-    if doomed:
-        kafka_admin.delete_topics(doomed)
-    import psycopg  # the owner removes the test's rows (the DAG's login may not delete: append-only)
-
-    with psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True) as conn:
-        for table in ("errors.dlq_errors", "errors.retry_history"):
-            conn.execute(f"DELETE FROM {table} WHERE dlq_topic = ANY(%s)", (created,))
+    with topic_pairs(kafka_admin, "dlq_test") as make:
+        yield make
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,11 @@ from typing import Any
 import psycopg2
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import NewTopic
+from dlq_topics_support import topic_pairs
 
 from include import config
 from include.dlq.backoff import BackoffPolicy
 from include.dlq.drain import DrainOptions, drain
-from include.dlq.retry_topics import retry_topic
 from include.ingest.avazu_reader import AVAZU_HEADER, COL
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.events import original_payload
@@ -37,26 +36,9 @@ SAMPLE = REPO / "samples" / "avazu_sample_100.csv"
 
 @pytest.fixture
 def topics(kafka_admin: Any) -> Iterator[Any]:
-    created: list[str] = []
-
-    def make() -> tuple[str, str]:
-        suffix = uuid.uuid4().hex[:8]
-        raw, dlq = f"hostile_raw_{suffix}", f"hostile_dlq_{suffix}"
-        for future in kafka_admin.create_topics([NewTopic(raw, 3, 1), NewTopic(dlq, 1, 1)]).values():
-            future.result(timeout=30)
-        created.extend([raw, dlq, retry_topic(dlq, 1), retry_topic(dlq, 2)])
-        return raw, dlq
-
-    yield make
-    existing = set(kafka_admin.list_topics(timeout=10).topics)
-    doomed = [t for t in created if t in existing]
-    if doomed:
-        kafka_admin.delete_topics(doomed)
-    import psycopg
-
-    with psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True) as conn:
-        for table in ("errors.dlq_errors", "errors.retry_history"):
-            conn.execute(f"DELETE FROM {table} WHERE dlq_topic = ANY(%s)", (created,))
+    """A factory of fresh (raw, dlq) topic pairs; every topic, retry topics included, deleted at the end."""
+    with topic_pairs(kafka_admin, "hostile") as make:
+        yield make
 
 
 def consume(bootstrap: str, topic: str) -> list[Any]:
