@@ -1,10 +1,20 @@
 """Realtime benchmark (``make bench`` section ``realtime``): Kafka -> Flink -> PostgreSQL.
 
-Measured on a generated file (seeded; private topics, sink table, job name and Redis prefix):
+Measured on a generated file (seeded; private topics, sink table, job names, Redis prefix and
+archive directory):
 
-- ``events_per_s``: the whole file is in Kafka before the job starts; the time from the job
-  running to its last window row in PostgreSQL (the sustained rate of a backlog, the same work as
-  a live stream, without waiting for event time);
+- ``events_per_s``: the whole file is in Kafka before the job starts; the job as deployed (archive
+  on, exactly-once checkpoints, DLQ, Redis); the time from the job running to its last window row
+  in PostgreSQL (the sustained rate of a backlog, the same work as a live stream, without waiting
+  for event time);
+- ``blackhole_events_per_s``: then, on the same topic, the same SQL with blackhole sinks
+  (``--blackhole-sinks``, no Redis writer): the time from running to its last window row handed
+  to its sink (Flink's ``numRecordsIn`` of the sink operator); ``ratio_to_blackhole`` =
+  events_per_s / blackhole_events_per_s (what the real sinks cost);
+- ``before_events_per_s`` (only with ``before_job``, another checkout's job.py): that job, same
+  topic, same measure as ``events_per_s``;
+- ``busy``: per job vertex, the busy/backpressured share of wall time while the deployed job
+  worked (Flink's ``busyTimeMsPerSecond``/``backPressuredTimeMsPerSecond``, sampled);
 - ``oracle_s``: the independent DuckDB implementation on the same file, same run; ``ratio`` =
   job_s / oracle_s (how much the streaming machinery costs over a batch computation);
 - ``latency_ms`` p50/p99: once the job has caught up, one minute of events at a time, then a
@@ -14,12 +24,16 @@ Measured on a generated file (seeded; private topics, sink table, job name and R
 - ``equal_to_oracle``: whether the job's table equals the oracle row for row.
 
 Run: ``local_stack/bin/run.sh .venvs/airflow/bin/python -m bench.run realtime [--realtime-rows N]``.
+The jobs run one after the other (never two at once on the shared cores).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import statistics
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -30,6 +44,7 @@ from include import config
 from include.flink_jobs.ad_window_metrics import oracle
 from include.flink_jobs.ad_window_metrics.spec import job_spec
 from include.flink_jobs.ad_window_metrics.table import create_copy, read_rows
+from include.flink_jobs.common.state import local_path, state_dirs
 from include.flink_jobs.common.submit import JobSpec, submit
 from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS, send_markers
 from include.ingest.generator import generate
@@ -78,9 +93,10 @@ class _Private:
             future.result(timeout=30)
         self.pg = psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True)
         create_copy(self.pg, self.table)
-        self.job_id: str | None = None
+        self.archive = Path(tempfile.mkdtemp(prefix=f"{self.name}_archive_", dir=Path(cfg["DATA_DIR"])))
+        self.jobs: list[str] = []
 
-    def submit(self) -> str:
+    def submit(self, suffix: str = "", py_file: Path | None = None, *flags: str) -> str:
         base = job_spec()
         args = dict(zip(base.args[::2], base.args[1::2], strict=True))
         args.update(
@@ -88,21 +104,30 @@ class _Private:
                 "--source-topic": self.topic,
                 "--dlq-topic": self.dlq,
                 "--sink-table": self.table,
-                "--pipeline-name": self.name,
+                "--pipeline-name": self.name + suffix,
                 "--redis-prefix": self.name,
-                "--archive-uri": "",
+                "--archive-uri": self.archive.as_uri(),
             }
         )
-        spec = JobSpec(self.name, base.py_file, tuple(x for kv in args.items() for x in kv), base.env)
-        self.job_id = submit(spec)
-        return self.job_id
+        argv = (*(x for kv in args.items() for x in kv), *flags)
+        job_id = submit(JobSpec(self.name + suffix, py_file or base.py_file, argv, base.env))
+        self.jobs.append(job_id)
+        return job_id
+
+    def cancel(self, job_id: str) -> None:
+        _rest(self.cfg, "PATCH", f"/jobs/{job_id}?mode=cancel")
+        _wait(lambda: _rest(self.cfg, "GET", f"/jobs/{job_id}")["state"] == "CANCELED", 120, "the cancel")
 
     def count(self) -> int:
         return self.pg.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
 
+    def truncate(self) -> None:
+        self.pg.execute(f"TRUNCATE {self.table}")
+
     def close(self) -> None:
-        if self.job_id:
-            _rest(self.cfg, "PATCH", f"/jobs/{self.job_id}?mode=cancel")
+        for job_id in self.jobs:
+            if _rest(self.cfg, "GET", f"/jobs/{job_id}")["state"] not in ("CANCELED", "FAILED", "FINISHED"):
+                _rest(self.cfg, "PATCH", f"/jobs/{job_id}?mode=cancel")
         self.admin.delete_topics([self.topic, self.dlq])
         self.pg.execute(f"DROP TABLE IF EXISTS {self.table}")
         self.pg.close()
@@ -112,6 +137,47 @@ class _Private:
         keys = list(client.scan_iter(match=f"{self.name}:*", count=1000))
         if keys:
             client.delete(*keys)
+        shutil.rmtree(self.archive, ignore_errors=True)
+        for suffix in ("", "_blackhole", "_before"):
+            for uri in state_dirs(self.name + suffix, self.cfg):
+                shutil.rmtree(local_path(uri), ignore_errors=True)
+
+
+_SINK_IN = re.compile(r"^\d+\.(Sink__)?metrics_sink\[\d+\](__Writer)?\.numRecordsIn$")
+
+
+def _sink_rows(cfg: dict[str, str], job_id: str) -> int:
+    """Rows handed to the ``metrics_sink`` operator so far, over every vertex and subtask."""
+    total = 0
+    for vertex in _rest(cfg, "GET", f"/jobs/{job_id}")["vertices"]:
+        path = f"/jobs/{job_id}/vertices/{vertex['id']}/metrics"
+        ids = [m["id"] for m in _rest(cfg, "GET", path) if _SINK_IN.match(m["id"])]
+        if ids:
+            total += sum(int(float(m["value"])) for m in _rest(cfg, "GET", f"{path}?get={','.join(ids)}"))
+    return total
+
+
+def _busy_sampler(cfg: dict[str, str], job_id: str) -> dict[str, dict[str, list[float]]]:
+    """One sample of busy and backpressured ms per second of every vertex (first 60 characters of its name)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for vertex in _rest(cfg, "GET", f"/jobs/{job_id}")["vertices"]:
+        path = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+        got = _rest(cfg, "GET", f"{path}?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond&agg=max")
+        values = {m["id"]: m.get("max") for m in got}
+        entry = out.setdefault(vertex["name"][:60], {"busy": [], "backpressured": []})
+        for key, metric in (
+            ("busy", "busyTimeMsPerSecond"),
+            ("backpressured", "backPressuredTimeMsPerSecond"),
+        ):
+            if isinstance(values.get(metric), int | float):
+                entry[key].append(float(values[metric]))
+    return out
+
+
+def _merge(into: dict[str, dict[str, list[float]]], sample: dict[str, dict[str, list[float]]]) -> None:
+    for name, entry in sample.items():
+        for key, values in entry.items():
+            into.setdefault(name, {"busy": [], "backpressured": []})[key].extend(values)
 
 
 def _wait_running(cfg: dict[str, str], job_id: str) -> None:
@@ -154,7 +220,26 @@ def _latencies(run: _Private, template: dict[str, Any], after_ms: int, windows: 
     return out
 
 
-def run(rows: int = 2_000_000, hours: int = 4, latency_windows: int = 40) -> dict[str, Any]:
+def _timed(run: _Private, job_id: str, done: Any, busy: dict | None = None) -> float:
+    """Seconds from the job running to ``done()``; samples vertex busyness into ``busy``."""
+    _wait_running(run.cfg, job_id)
+    started = time.monotonic()
+    last_sample = 0.0
+
+    def finished() -> bool:
+        nonlocal last_sample
+        if busy is not None and time.monotonic() - last_sample > 5:
+            last_sample = time.monotonic()
+            _merge(busy, _busy_sampler(run.cfg, job_id))
+        return done()
+
+    _wait(finished, 3600, "every window row", interval=0.5)
+    return time.monotonic() - started
+
+
+def run(
+    rows: int = 2_000_000, hours: int = 4, latency_windows: int = 40, before_job: Path | None = None
+) -> dict[str, Any]:
     cfg = config.resolve()
     path = Path(cfg["DATA_DIR"]) / "bench" / f"realtime_{rows}_{hours}h.csv"
     if not path.exists():
@@ -167,30 +252,46 @@ def run(rows: int = 2_000_000, hours: int = 4, latency_windows: int = 40) -> dic
     events = sum(r.impressions for r in expected.values() if r.window_size_s == 300 and r.dimension == "all")
 
     private = _Private(cfg)
+    busy: dict[str, dict[str, list[float]]] = {}
+    before_s = None
     try:
         report = replay(
             ReplayOptions(file=path, topic=private.topic, dlq_topic=private.dlq, pushgateway_url="")
         )
         assert report.ok and report.published == events, report.render()
         job_id = private.submit()
-        _wait_running(cfg, job_id)
-        started = time.monotonic()
-        _wait(lambda: private.count() >= len(expected), 3600, "every window row", interval=0.5)
-        job_s = time.monotonic() - started
+        job_s = _timed(private, job_id, lambda: private.count() >= len(expected), busy)
         actual = read_rows(private.pg, private.table)
 
         template = next(oracle.events_from_avazu(path))
         last_ms = max(k[1] for k in expected).timestamp() * 1000 + 300_000
         latencies = _latencies(private, template, int(last_ms), latency_windows)
+        private.cancel(job_id)
+
+        # The latency windows added rows: the blackhole job sees them too, so it waits for them.
+        window_rows = private.count()
+        blackhole_id = private.submit("_blackhole", None, "--blackhole-sinks")
+        blackhole_s = _timed(private, blackhole_id, lambda: _sink_rows(cfg, blackhole_id) >= window_rows)
+        private.cancel(blackhole_id)
+
+        if before_job:
+            private.truncate()
+            before_id = private.submit("_before", before_job)
+            before_s = _timed(private, before_id, lambda: private.count() >= window_rows)
+            private.cancel(before_id)
     finally:
         private.close()
-    return {
+    blackhole_events = events + latency_windows * 300
+    result = {
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cores": 2,
         "events": events,
         "window_rows": len(expected),
         "job_s": round(job_s, 2),
         "events_per_s": round(events / job_s),
+        "blackhole_s": round(blackhole_s, 2),
+        "blackhole_events_per_s": round(blackhole_events / blackhole_s),
+        "ratio_to_blackhole": round((events / job_s) / (blackhole_events / blackhole_s), 3),
         "oracle_s": round(oracle_s, 2),
         "ratio_job_to_oracle": round(job_s / oracle_s, 2),
         "equal_to_oracle": actual == expected,
@@ -200,5 +301,13 @@ def run(rows: int = 2_000_000, hours: int = 4, latency_windows: int = 40) -> dic
             "p99": round(_percentile(latencies, 0.99)),
             "max": round(max(latencies)),
         },
-        "target": {"events_per_s": 100_000, "p99_latency_ms": 1000},
+        "busy_ms_per_s": {
+            name: {k: round(statistics.median(v)) for k, v in entry.items() if v}
+            for name, entry in busy.items()
+        },
+        "target": {"events_per_s": 60_000, "ratio_to_blackhole": 0.7, "p99_latency_ms": 1000},
     }
+    if before_s is not None:
+        result["before_events_per_s"] = round(blackhole_events / before_s)
+        result["ratio_to_before"] = round((events / job_s) / (blackhole_events / before_s), 3)
+    return result

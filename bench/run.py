@@ -30,7 +30,7 @@ def _batch(args: argparse.Namespace) -> dict[str, Any]:
 def _realtime(args: argparse.Namespace) -> dict[str, Any]:
     from bench import realtime
 
-    return realtime.run(rows=args.realtime_rows)
+    return realtime.run(rows=args.realtime_rows, before_job=args.realtime_before)
 
 
 SECTIONS = {"ingest": _ingest, "batch": _batch, "realtime": _realtime}
@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--realtime-rows", type=int, default=2_000_000, help="realtime: generated events (default 2M)"
+    )
+    parser.add_argument(
+        "--realtime-before",
+        type=Path,
+        help="realtime: also time this job.py (another checkout's) on the same topic, for a before/after ratio",
     )
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="results file (default bench/results.json)"

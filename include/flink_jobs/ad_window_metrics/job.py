@@ -39,6 +39,7 @@ Arguments (all optional):
   --parallelism N             Default: 1 (one subtask already uses more than a core: docs/benchmarks.md)
   --pipeline-name NAME        Flink job name, also the transactional-id prefix of the DLQ writer (one
                               running job per name). Default: FLINK_JOB_NAME (ad_window_metrics)
+  --blackhole-sinks           the same SQL into blackhole sinks (benchmarks: the cost of the sinks)
   --explain                   print the statements and the optimized plan, submit nothing
 
 Durations: "500 ms", "5 s", "2 min", or a bare number of seconds.
@@ -54,10 +55,14 @@ and is otherwise ignored (README "End of input").
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +78,7 @@ from include.flink_jobs.common.state import state_dirs  # noqa: E402
 from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS  # noqa: E402
 
 SCHEMA_PATH = REPO / "include" / "schemas" / "ad_event.schema.json"
+FORMAT_SOURCES = HERE / "java"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "sec": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000, None: 1000}
 
@@ -109,6 +115,7 @@ def parse_args(argv: list[str] | None = None, cfg: dict[str, str] | None = None)
     p.add_argument("--checkpoint-interval", type=duration_ms, default=duration_ms("10 s"))
     p.add_argument("--parallelism", type=int, default=1)
     p.add_argument("--pipeline-name", default=cfg["FLINK_JOB_NAME"])
+    p.add_argument("--blackhole-sinks", action="store_true")
     p.add_argument("--explain", action="store_true")
     args = p.parse_args(argv)
     if args.group_id is None:
@@ -129,6 +136,41 @@ def jdbc_credentials(cfg: dict[str, str]) -> tuple[str, str]:
     return user, password
 
 
+def format_jar(cfg: dict[str, str], out_dir: Path | None = None) -> Path:
+    """The jar of the job's ``adevents-json`` format (``java/``), built once per source version.
+
+    Named by the hash of its sources, so an edited format is rebuilt and a running job's jar is
+    never overwritten; javac and the cluster's lib (FLINK_LIB_DIR) are all it needs.
+    """
+    sources = sorted(p for p in FORMAT_SOURCES.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(str(path.relative_to(FORMAT_SOURCES)).encode() + b"\0" + path.read_bytes())
+    out_dir = out_dir or Path(cfg["DATA_DIR"]) / "flink" / "jars"
+    jar = out_dir / f"adevents-json-{digest.hexdigest()[:16]}.jar"
+    if jar.exists():
+        return jar
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        classes = Path(tmp) / "classes"
+        java = [str(p) for p in sources if p.suffix == ".java"]
+        classpath = str(Path(cfg["FLINK_LIB_DIR"]).resolve() / "*")
+        subprocess.run(
+            ["javac", "--release", "11", "-nowarn", "-d", str(classes), "-cp", classpath, *java],
+            check=True,
+            capture_output=True,
+        )
+        staged = Path(tmp) / jar.name
+        with zipfile.ZipFile(staged, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(classes.rglob("*.class")):
+                zf.write(path, str(path.relative_to(classes)))
+            for path in sources:
+                if "META-INF" in path.parts:
+                    zf.write(path, str(path.relative_to(FORMAT_SOURCES)))
+        os.replace(staged, jar)  # atomic: concurrent submissions see a whole jar or none
+    return jar
+
+
 def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str], list[str]]:
     """``(DDL and views, INSERTs)`` of the job: everything it does, as SQL text."""
     properties = sql.schema_properties(json.loads(SCHEMA_PATH.read_text()))
@@ -144,35 +186,47 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
             idle_timeout_ms=args.idle_timeout,
             startup_mode=args.startup_mode,
         ),
-        sql.payload_source_ddl(
-            "payloads",
-            topic=args.source_topic,
-            bootstrap_servers=args.bootstrap_servers,
-            group_id=f"{args.group_id}-payloads",
-            startup_mode=args.startup_mode,
-        ),
         *sql.transform_views("events", properties),
         sql.window_metrics_view(),
-        sql.jdbc_sink_ddl(
-            "metrics_sink", url=args.jdbc_url, sink_table=args.sink_table, username=user, password=password
-        ),
-        sql.dlq_sink_ddl(
-            "dlq_sink",
-            topic=args.dlq_topic,
-            bootstrap_servers=args.bootstrap_servers,
-            transactional_id_prefix=f"{args.pipeline_name}-dlq",
-        ),
     ]
+    if args.blackhole_sinks:  # the same queries, nothing leaves the job
+        ddl += [sql.blackhole_sink_ddl("metrics_sink", sql.metrics_sink_columns()),
+                sql.blackhole_sink_ddl("dlq_sink", sql.DLQ_COLUMNS)]  # fmt: skip
+    else:
+        ddl += [
+            sql.jdbc_sink_ddl(
+                "metrics_sink",
+                url=args.jdbc_url,
+                sink_table=args.sink_table,
+                username=user,
+                password=password,
+            ),
+            sql.dlq_sink_ddl(
+                "dlq_sink",
+                topic=args.dlq_topic,
+                bootstrap_servers=args.bootstrap_servers,
+                transactional_id_prefix=f"{args.pipeline_name}-dlq",
+            ),
+        ]
     inserts = [
         f"INSERT INTO metrics_sink SELECT {', '.join(sql.METRICS_COLUMNS)} FROM window_metrics",
-        f"INSERT INTO dlq_sink {sql.dlq_query()}\nUNION ALL\n{sql.parse_failures_query('payloads')}",
+        f"INSERT INTO dlq_sink {sql.dlq_query()}",
     ]
     if args.archive_uri:
-        ddl.append(sql.archive_sink_ddl("archive_sink", path=args.archive_uri))
+        if args.blackhole_sinks:
+            ddl.append(sql.blackhole_sink_ddl("archive_sink", sql.archive_sink_columns()))
+        else:
+            ddl.append(sql.archive_sink_ddl("archive_sink", path=args.archive_uri))
         inserts.append(f"INSERT INTO archive_sink {sql.archive_query()}")
     if args.redis_url:
-        ddl.append(sql.redis_sink_ddl("redis_sink"))
-        inserts.append(f"INSERT INTO redis_sink {sql.redis_query()}")
+        if args.blackhole_sinks:  # the window rows, without the Redis writer (a Python UDF)
+            ddl.append(sql.blackhole_sink_ddl("redis_sink", sql.metrics_sink_columns()))
+            inserts.append(
+                f"INSERT INTO redis_sink SELECT {', '.join(sql.METRICS_COLUMNS)} FROM window_metrics"
+            )
+        else:
+            ddl.append(sql.redis_sink_ddl("redis_sink"))
+            inserts.append(f"INSERT INTO redis_sink {sql.redis_query()}")
     return ddl, inserts
 
 
@@ -193,11 +247,15 @@ def configure(t_env: Any, args: argparse.Namespace) -> None:
         # Operator uids from the plan's node ids: identical SQL -> identical uids -> a savepoint
         # restores (README "Savepoints").
         "table.exec.uid.generation": "ALWAYS",
+        # Chained operators hand rows on without a defensive copy: the SQL operators and our format
+        # never mutate a row they were given (measured: docs/benchmarks.md).
+        "pipeline.object-reuse": "true",
     }.items():
         conf.set(key, value)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pyflink.common.configuration import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     cfg = config.resolve()
@@ -205,10 +263,18 @@ def main(argv: list[str] | None = None) -> int:
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     configure(t_env, args)
     ddl, inserts = statements(args, cfg)
+    # The format ships with the job (the cluster's lib stays as deployed).
+    jars = [format_jar(cfg)]
     if args.explain:  # planning outside `flink run` needs the connector jars on the classpath
-        jars = sorted(Path(cfg["FLINK_LIB_DIR"]).glob("*connector*.jar"))
-        t_env.get_config().set("pipeline.jars", ";".join(p.as_uri() for p in jars))
-    if args.redis_url:
+        jars += sorted(
+            p
+            for p in Path(cfg["FLINK_LIB_DIR"]).glob("*.jar")
+            if re.search(r"connector|parquet|hadoop|postgresql|zstd", p.name)
+        )
+    # Appended: `flink run -py` already lists the flink-python jar there (the Redis writer needs it).
+    listed = Configuration.parse_list_value(t_env.get_config().get("pipeline.jars", "") or "[]")
+    t_env.get_config().set("pipeline.jars", ";".join([*listed, *(p.resolve().as_uri() for p in jars)]))
+    if args.redis_url and not args.blackhole_sinks:
         from include.flink_jobs.ad_window_metrics import redis_cache
 
         redis_cache.register(t_env, url=args.redis_url, prefix=args.redis_prefix, ttl_ms=args.redis_ttl)

@@ -1,28 +1,26 @@
 """The ad_window_metrics job as SQL text: pure functions, no PyFlink import.
 
 Everything the job computes is in these strings, so the same transform runs in the streaming job
-(``job.py``) and in a batch TableEnvironment (the unit tests). The job reads the topic twice, with
-two formats, because Flink 2.0 SQL has no fast *and* honest way to parse JSON in one pass:
-``JSON_VALUE`` re-parses the whole record per call (~13 calls: ~12k rows/s measured, 8x too slow)
-and the ``json`` format with ``json.ignore-parse-errors`` drops unparsable records silently.
+(``job.py``) and in a batch TableEnvironment (the unit tests). The topic is read once and each
+record parsed once, by the job's own format ``adevents-json`` (java/, built by job.py): Flink 2.0
+SQL has no fast *and* honest way to parse JSON in one pass otherwise: ``JSON_VALUE`` re-parses the
+whole record per call (~13 calls: ~12k rows/s measured) and the ``json`` format can only drop the
+records it cannot parse (``json.ignore-parse-errors``) or fail the job.
 
-``events`` (:func:`events_source_ddl`, hot path)
-    The ``json`` format (Jackson's streaming parser) with every property of the event schema
-    declared STRING, so a badly typed value can never fail or drop a row: the checks are SQL.
-    Records that are not JSON objects are dropped by the format, and only those.
-    Kafka metadata (topic, partition, offset), ``heartbeat`` (the record carries the
-    ``adevents-heartbeat`` header: a watermark-only control record) and the event-time
-    attribute ``rowtime`` with its bounded-out-of-orderness watermark, pushed into the Kafka
-    source (per-partition watermarks, idle-partition timeout).
-``payloads`` (:func:`payload_source_ddl`)
-    The same records as raw bytes, only to dead-letter exactly the ones ``events`` drops:
-    a null value, invalid UTF-8, or text that is not a JSON object (:func:`parse_failures_query`).
+``events`` (:func:`events_source_ddl`)
+    Every property of the event schema as STRING (what the ``json`` format gives a STRING
+    column: a badly typed value can never fail or drop a row: the checks are SQL), the record's
+    value as read (``payload_bytes``) and ``parse_error``: NULL, or why the value is not a UTF-8
+    JSON object (no value, invalid UTF-8, anything else), with every property NULL. Kafka metadata
+    (topic, partition, offset), ``heartbeat`` (the record carries the ``adevents-heartbeat``
+    header: a watermark-only control record) and the event-time attribute ``rowtime`` with its
+    bounded-out-of-orderness watermark, pushed into the Kafka source (per-partition watermarks,
+    idle-partition timeout).
 ``classified_events`` (:func:`classify_view`)
     Strict checks (``click`` exactly ``0``/``1``, integers must round-trip through their text,
     money a non-negative decimal) and ``error_type``: NULL for a good on-time event, else
-    ``schema``, ``late_event`` (valid, but ``rowtime <= CURRENT_WATERMARK(rowtime)`` on arrival) or
-    ``heartbeat``. ``payload`` re-serializes the record (schema order; for the canonical
-    producer output it is byte-identical, see :func:`payload_expr`).
+    ``parsing``, ``schema``, ``late_event`` (valid, but ``rowtime <= CURRENT_WATERMARK(rowtime)``
+    on arrival) or ``heartbeat``. Dead letters carry ``payload_bytes``, the record as read.
 ``on_time_events``
     ``error_type IS NULL``: the only input of the windows. A row that passed the lateness test
     cannot be dropped by a window: the window operator is downstream of this filter, so its
@@ -99,18 +97,26 @@ ROWTIME_EXPR = "TO_TIMESTAMP_LTZ(COALESCE(TRY_CAST(event_time AS BIGINT), 0), 3)
 """Event time from the ``event_time`` text; epoch 0 when unusable (the row is dead-lettered as
 ``schema`` and, being in 1970, can never advance the watermark)."""
 
-JSON_FORMAT_OPTIONS: dict[str, str] = {
-    "json.ignore-parse-errors": "true",
-    "json.fail-on-missing-field": "false",
+FORMAT = "adevents-json"
+PAYLOAD_COLUMN, ERROR_COLUMN = "payload_bytes", "parse_error"
+FORMAT_OPTIONS: dict[str, str] = {
+    "format": FORMAT,
+    f"{FORMAT}.payload-column": PAYLOAD_COLUMN,
+    f"{FORMAT}.error-column": ERROR_COLUMN,
 }
-"""``ignore-parse-errors`` only ever drops a record that is not a JSON object (every column is
-STRING, so no value fails a conversion); ``payloads`` dead-letters exactly those. The format's
-default streaming parser (``json.decode.json-parser.enabled``) keeps numbers' text as written
-(``1e-05`` stays ``1e-05``)."""
+"""The job's format (java/io/adevents/flink/EventJsonFormatFactory.java): one Jackson streaming pass
+per record, never a dropped record. Numbers keep the text the producer wrote (``1e-05`` stays
+``1e-05``), as with the ``json`` format."""
 
 
 def _columns(properties: Properties) -> str:
-    return ",\n    ".join(f"{_ident(name)} STRING" for name, _ in properties)
+    return ",\n    ".join(
+        [
+            *(f"{_ident(name)} STRING" for name, _ in properties),
+            f"{PAYLOAD_COLUMN} BYTES",
+            f"{ERROR_COLUMN} STRING",
+        ]
+    )
 
 
 def events_source_ddl(
@@ -124,7 +130,7 @@ def events_source_ddl(
     idle_timeout_ms: int,
     startup_mode: str = "earliest-offset",
 ) -> str:
-    """The hot-path Kafka source: parsed events, per-partition watermarks, optional idle timeout.
+    """The Kafka source: every record once, parsed, per-partition watermarks, optional idle timeout.
 
     ``idle_timeout_ms`` 0 (the job's default) leaves idleness off: a source that falls behind
     (backpressure, a busy machine) stops reading some partitions for a while, Flink then calls them
@@ -143,8 +149,7 @@ def events_source_ddl(
         "properties.group.id": group_id,
         "properties.isolation.level": "read_committed",
         "scan.startup.mode": startup_mode,
-        "value.format": "json",
-        **{f"value.{k}": v for k, v in JSON_FORMAT_OPTIONS.items()},
+        **{f"value.{k}": v for k, v in FORMAT_OPTIONS.items()},
     }
     if idle_timeout_ms > 0:
         options["scan.watermark.idle-timeout"] = f"{idle_timeout_ms} ms"
@@ -163,8 +168,8 @@ def events_source_ddl(
 
 
 def events_file_source_ddl(table: str, properties: Properties, *, path: str) -> str:
-    """A batch stand-in for :func:`events_source_ddl`: the same format on a JSON-lines file."""
-    options = {"connector": "filesystem", "path": path, "format": "json", **JSON_FORMAT_OPTIONS}
+    """A batch stand-in for :func:`events_source_ddl`: the same format on a file of lines."""
+    options = {"connector": "filesystem", "path": path, **FORMAT_OPTIONS}
     return f"""CREATE TEMPORARY TABLE {table} (
     {_columns(properties)},
     rowtime AS {ROWTIME_EXPR}
@@ -184,84 +189,6 @@ SELECT *, {_quote(topic)} AS kafka_topic, 0 AS kafka_partition, CAST(0 AS BIGINT
 FROM {file_table}"""
 
 
-def payload_source_ddl(
-    table: str, *, topic: str, bootstrap_servers: str, group_id: str, startup_mode: str
-) -> str:
-    """The same topic as raw bytes (no watermark: this reader only finds unparsable records)."""
-    options = {
-        "connector": "kafka",
-        "topic": topic,
-        "properties.bootstrap.servers": bootstrap_servers,
-        "properties.group.id": group_id,
-        "properties.isolation.level": "read_committed",
-        "scan.startup.mode": startup_mode,
-        "value.format": "raw",
-    }
-    return f"""CREATE TEMPORARY TABLE {table} (
-    payload_bytes BYTES,
-    kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
-    kafka_partition INT METADATA FROM 'partition' VIRTUAL,
-    kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-    kafka_headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL
-) WITH (
-    {_with(options)}
-)"""
-
-
-def parse_failures_query(payloads: str) -> str:
-    """``parsing`` dead letters: what the ``json`` format of ``events`` drops, and nothing else.
-
-    Jackson rejects invalid UTF-8 in bytes that decode (with U+FFFD replacement) to valid JSON
-    text, hence the round-trip test before ``IS JSON OBJECT``.
-    """
-    payload = "DECODE(payload_bytes, 'UTF-8')"
-    return f"""SELECT
-    {payload} AS raw_payload,
-    'parsing' AS error_type,
-    CASE
-        WHEN payload_bytes IS NULL THEN 'record has no value'
-        WHEN ENCODE({payload}, 'UTF-8') <> payload_bytes THEN 'record value is not valid UTF-8'
-        ELSE 'record value is not a JSON object'
-    END AS error_message,
-    CAST(NULL AS STRING) AS stacktrace,
-    0 AS retry_count,
-    DATE_FORMAT(CURRENT_TIMESTAMP, '{_TS_FORMAT}') AS error_timestamp,
-    'flink' AS source,
-    kafka_topic AS topic,
-    kafka_partition AS `partition`,
-    kafka_offset AS `offset`,
-    CAST(NULL AS STRING) AS event_id
-FROM {payloads}
-WHERE (kafka_headers IS NULL OR kafka_headers[{_quote(HEARTBEAT_HEADER)}] IS NULL)
-    AND (payload_bytes IS NULL
-        OR ENCODE({payload}, 'UTF-8') <> payload_bytes
-        OR NOT ({payload} IS JSON OBJECT))"""
-
-
-def payload_expr(properties: Properties) -> str:
-    """The record re-serialized as compact JSON from its STRING columns, in schema order.
-
-    Numbers keep the text the producer wrote, strings are JSON_QUOTEd, absent properties are
-    left out (``CONCAT_WS`` skips NULLs). For the producer's own output (orjson, schema order,
-    ASCII strings without ``/``) this gives back the exact bytes; otherwise an equivalent JSON
-    (JSON_QUOTE escapes ``/`` and non-ASCII, nested values of a malformed record become strings,
-    unknown properties are lost).
-    """
-    parts = []
-    for name, kind in properties:
-        col, key = _ident(name), _quote(f'"{name}":')
-        if kind in ("integer", "number"):
-            value = (
-                f"CASE WHEN TRY_CAST({col} AS DECIMAL(38, 10)) IS NULL THEN JSON_QUOTE({col}) ELSE {col} END"
-            )
-        elif "null" in kind.split("|"):
-            value = f"COALESCE(JSON_QUOTE({col}), 'null')"
-        else:
-            value = f"JSON_QUOTE({col})"
-        parts.append(f"{key} || {value}")
-    return "'{' || CONCAT_WS(',',\n        " + ",\n        ".join(parts) + ") || '}'"
-
-
 _CLASSIFIED = ("event_id", "click", "conversion", "cost", "revenue", "campaign_id", "device_type",
                "site_category", "app_category", "banner_pos")  # fmt: skip
 
@@ -277,7 +204,7 @@ def classify_view(
     view: str = "classified_events",
     watermark: str = "CURRENT_WATERMARK(rowtime)",
 ) -> str:
-    """Check every parsed record; ``error_type``/``error_message`` say where it goes.
+    """Check every record; ``error_type``/``error_message`` say where it goes.
 
     TRY_CAST converts the text of each value: a malformed value can never fail the job.
     Integers must round-trip through their text so ``1.5`` or ``"01"`` are not silently
@@ -320,15 +247,17 @@ SELECT
     TRY_CAST(cost AS DECIMAL(18, 6)) AS cost,
     TRY_CAST(revenue AS DECIMAL(18, 6)) AS revenue,
     campaign_id, device_type, site_category, app_category, banner_pos,
-    {payload_expr(properties)} AS payload,
+    {PAYLOAD_COLUMN},
     {_passthrough(properties)},
     CASE
         WHEN heartbeat THEN 'heartbeat'
+        WHEN {ERROR_COLUMN} IS NOT NULL THEN 'parsing'
         WHEN schema_problem IS NOT NULL THEN 'schema'
         WHEN current_wm IS NOT NULL AND rowtime <= current_wm THEN 'late_event'
     END AS error_type,
     CASE
         WHEN heartbeat THEN CAST(NULL AS STRING)
+        WHEN {ERROR_COLUMN} IS NOT NULL THEN {ERROR_COLUMN}
         WHEN schema_problem IS NOT NULL THEN schema_problem
         WHEN current_wm IS NOT NULL AND rowtime <= current_wm THEN
             'event_time ' || DATE_FORMAT(rowtime, '{_TS_FORMAT}') || ' is not after the watermark '
@@ -454,6 +383,28 @@ def jdbc_sink_ddl(table: str, *, url: str, sink_table: str, username: str, passw
 )"""
 
 
+DLQ_COLUMNS = """    raw_payload STRING,
+    error_type STRING,
+    error_message STRING,
+    stacktrace STRING,
+    retry_count INT,
+    error_timestamp STRING,
+    source STRING,
+    topic STRING,
+    `partition` INT,
+    `offset` BIGINT,
+    event_id STRING"""
+
+
+def metrics_sink_columns() -> str:
+    return _METRICS_SCHEMA
+
+
+def blackhole_sink_ddl(table: str, columns: str) -> str:
+    """A sink with these columns that discards its rows: the benchmark's baseline (``--blackhole-sinks``)."""
+    return f"CREATE TEMPORARY TABLE {table} (\n{columns}\n) WITH ('connector' = 'blackhole')"
+
+
 def dlq_sink_ddl(table: str, *, topic: str, bootstrap_servers: str, transactional_id_prefix: str) -> str:
     """The dead-letter record as JSON, written exactly once (Kafka transactions per checkpoint).
 
@@ -473,26 +424,17 @@ def dlq_sink_ddl(table: str, *, topic: str, bootstrap_servers: str, transactiona
         "json.encode.ignore-null-fields": "false",
     }
     return f"""CREATE TEMPORARY TABLE {table} (
-    raw_payload STRING,
-    error_type STRING,
-    error_message STRING,
-    stacktrace STRING,
-    retry_count INT,
-    error_timestamp STRING,
-    source STRING,
-    topic STRING,
-    `partition` INT,
-    `offset` BIGINT,
-    event_id STRING
+{DLQ_COLUMNS}
 ) WITH (
     {_with(options)}
 )"""
 
 
 def dlq_query(classified: str = "classified_events") -> str:
-    """``schema`` and ``late_event`` dead letters of the parsed records (docs/design.md)."""
+    """``parsing``, ``schema`` and ``late_event`` dead letters (docs/design.md): the record's value as
+    read (decoded here, on the few dead letters, not in the view every record goes through)."""
     return f"""SELECT
-    payload AS raw_payload,
+    DECODE({PAYLOAD_COLUMN}, 'UTF-8') AS raw_payload,
     error_type,
     error_message,
     CAST(NULL AS STRING) AS stacktrace,
@@ -504,7 +446,12 @@ def dlq_query(classified: str = "classified_events") -> str:
     kafka_offset AS `offset`,
     event_id
 FROM {classified}
-WHERE error_type IN ('schema', 'late_event')"""
+WHERE error_type IN ('parsing', 'schema', 'late_event')"""
+
+
+def archive_sink_columns() -> str:
+    typed = "".join(f"    {_ident(c.name)} {c.flink_type},\n" for c in archive.COLUMNS)
+    return f"{typed}    dt STRING,\n    hour_of_day STRING"
 
 
 def archive_sink_ddl(table: str, *, path: str) -> str:
@@ -514,11 +461,8 @@ def archive_sink_ddl(table: str, *, path: str) -> str:
     The filesystem sink writes in-progress files and only makes them visible on checkpoint
     completion: exactly once per run of the job.
     """
-    columns = ",\n    ".join(f"{_ident(c.name)} {c.flink_type}" for c in archive.COLUMNS)
     return f"""CREATE TEMPORARY TABLE {table} (
-    {columns},
-    dt STRING,
-    hour_of_day STRING
+{archive_sink_columns()}
 ) PARTITIONED BY (dt, hour_of_day) WITH (
     {_with(archive.flink_sink_options(path))}
 )"""

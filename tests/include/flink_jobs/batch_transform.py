@@ -2,7 +2,7 @@
 
     .venvs/flink/bin/python tests/include/flink_jobs/batch_transform.py EVENTS.jsonl OUT.json [WATERMARK_MS]
 
-Reads JSON-lines records with the job's own ``json`` format options, classifies them with the job's
+Reads one record per line with the job's own format (``adevents-json``), classifies them with the job's
 views (a constant watermark stands in for CURRENT_WATERMARK, which batch lacks), and writes
 ``{"classified": [...], "windows": [...]}`` as JSON (decimals and timestamps as text).
 """
@@ -18,7 +18,8 @@ sys.path.insert(0, str(REPO))
 
 from pyflink.table import EnvironmentSettings, TableEnvironment  # noqa: E402
 
-from include.flink_jobs.ad_window_metrics import sql  # noqa: E402
+from include import config  # noqa: E402
+from include.flink_jobs.ad_window_metrics import job, sql  # noqa: E402
 
 
 def main(events: str, out: str, watermark_ms: str | None = None) -> None:
@@ -27,6 +28,7 @@ def main(events: str, out: str, watermark_ms: str | None = None) -> None:
     conf = t_env.get_config()
     conf.set("table.local-time-zone", "UTC")
     conf.set("parallelism.default", "1")
+    conf.set("pipeline.jars", job.format_jar(config.resolve()).resolve().as_uri())
     watermark = (
         f"TO_TIMESTAMP_LTZ({int(watermark_ms)}, 3)" if watermark_ms else "CAST(NULL AS TIMESTAMP_LTZ(3))"
     )
@@ -37,7 +39,7 @@ def main(events: str, out: str, watermark_ms: str | None = None) -> None:
     classified = [
         {"event_id": r[0], "error_type": r[1], "error_message": r[2], "payload": r[3]}
         for r in t_env.execute_sql(
-            "SELECT event_id, error_type, error_message, payload FROM classified_events"
+            "SELECT event_id, error_type, error_message, DECODE(payload_bytes, 'UTF-8') FROM classified_events"
         ).collect()
     ]
     windows = [

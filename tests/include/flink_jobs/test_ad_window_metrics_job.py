@@ -54,6 +54,33 @@ def test_statements_route_every_record_and_keep_secrets_out_of_arguments(monkeyp
     assert "INTERVAL '0 00:00:05.000' DAY TO SECOND(3)" in text
     assert [i.split()[2] for i in inserts] == ["metrics_sink", "dlq_sink", "archive_sink"]
     assert "redis_sink" not in text
+    # One read of the topic, one parse per record: every dead letter comes from the same source.
+    assert text.count("'connector' = 'kafka'") == 2  # the source and the DLQ sink
+    assert "'value.format' = 'adevents-json'" in text and "'raw'" not in text
+    assert "payloads" not in text
+
+
+def test_blackhole_sinks_keep_the_queries():
+    cfg = config.resolve()
+    args = job.parse_args([], cfg)
+    ddl, inserts = job.statements(args, cfg)
+    ddl_bh, inserts_bh = job.statements(job.parse_args(["--blackhole-sinks"], cfg), cfg)
+    assert inserts_bh[:3] == inserts[:3]
+    assert ddl_bh[: len(ddl) - 4] == ddl[: len(ddl) - 4]  # source and views
+    sinks = [d for d in ddl_bh if d.startswith("CREATE TEMPORARY TABLE") and " events (" not in d]
+    assert len(sinks) == 4 and all("'connector' = 'blackhole'" in d for d in sinks)
+    assert "cache_windows_in_redis" not in "\n".join(inserts_bh)
+
+
+def test_format_jar_is_built_once_per_source_version(tmp_path):
+    cfg = config.resolve()
+    jar = job.format_jar(cfg, tmp_path)
+    assert jar.exists() and job.format_jar(cfg, tmp_path) == jar
+    import zipfile
+
+    names = zipfile.ZipFile(jar).namelist()
+    assert "META-INF/services/org.apache.flink.table.factories.Factory" in names
+    assert "io/adevents/flink/EventJsonFormatFactory.class" in names
 
 
 def test_interval_rendering():

@@ -74,7 +74,7 @@ def test_sample_windows_equal_the_oracle_and_payloads_round_trip(tmp_path):
     result = run_batch(tmp_path, [payload for _, payload in events])
     assert as_rows(result["windows"]) == oracle.compute(e for e, _ in events)
     assert all(c["error_type"] is None for c in result["classified"])
-    # The job's re-serialization is the producer's exact bytes (the archive and DLQ rely on it).
+    # Every row carries the record as read (what its dead letter would hold).
     assert sorted(c["payload"] for c in result["classified"]) == sorted(p.decode() for _, p in events)
 
 
@@ -115,7 +115,32 @@ def test_bad_records_are_classified_and_never_counted(tmp_path):
             "schema",
             message,
         ), event_id
+    # Dead letters carry the record exactly as it was written (here with json.dumps' spaces).
+    assert all(by_id[event_id]["payload"] == line.decode() for event_id, (line, _) in cases.items())
     # Only the good event counts.
+    assert as_rows(result["windows"]) == oracle.compute([good])
+
+
+def test_unparsable_records_are_parsing_dead_letters_with_their_bytes(tmp_path):
+    """What the format cannot read as one UTF-8 JSON object is ``parsing``, never counted or dropped.
+
+    A file has no null values (a tombstone); the integration test sends one through Kafka.
+    """
+    (good, payload), *_ = encoded(SAMPLE)
+    cases = {
+        b"this is not json": "record value is not a JSON object",
+        b"[1, 2, 3]": "record value is not a JSON object",
+        b'"a string"': "record value is not a JSON object",
+        b'{"event_id": "x"} {"event_id": "y"}': "record value is not a JSON object",
+        b'{"event_id": "x", "campaign_id": ': "record value is not a JSON object",
+        b'{"event_id": "1", "campaign_id": "\xff\xfe"}': "record value is not valid UTF-8",
+    }
+    result = run_batch(tmp_path, [payload, *cases])
+    parsing = [c for c in result["classified"] if c["error_type"] == "parsing"]
+    assert sorted((c["payload"], c["error_message"]) for c in parsing) == sorted(
+        (line.decode(errors="replace"), message) for line, message in cases.items()
+    )
+    assert all(c["event_id"] is None for c in parsing)
     assert as_rows(result["windows"]) == oracle.compute([good])
 
 
