@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from include.flink_jobs.common.state import latest_state
-from include.flink_jobs.common.submit import JobSpec, submit
+from include.flink_jobs.common.submit import IncompatibleStateError, JobSpec, submit
 from plugins.flink.hooks import FlinkRestHook
 
 
@@ -72,6 +72,11 @@ def _ensure_job(job_name: str, spec_callable: str, restore: str, flink_conn_id: 
     restored_from = (
         latest_state(job_name) if restore == "latest" else (None if restore == "none" else restore)
     )
-    job_id = submit(spec, restore_from=restored_from)
+    try:
+        job_id = submit(spec, restore_from=restored_from)
+    except IncompatibleStateError as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None  # a retry would hit the same state
     origin = f"restored from {restored_from}" if restored_from else "from scratch (no earlier state)"
     return EnsureResult(job_id, True, restored_from, f"submitted {job_name} as {job_id}, {origin}")

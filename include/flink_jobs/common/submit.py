@@ -21,6 +21,14 @@ class FlinkSubmitError(RuntimeError):
     """The Flink client could not submit the job (its output's last lines say why)."""
 
 
+class IncompatibleStateError(FlinkSubmitError):
+    """The state to restore belongs to another plan of the job (its SQL changed): retrying cannot help."""
+
+
+# Flink's wording when a checkpoint holds state of an operator the new plan does not have.
+_STATE_MISMATCH = re.compile(r"Cannot map checkpoint/savepoint state for operator (\w+) to the new program")
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What to submit: a PyFlink file, its arguments, and environment variables for secrets."""
@@ -73,6 +81,19 @@ def submit(spec: JobSpec, restore_from: str | None = None, timeout: float = 300.
     output = result.stdout + result.stderr
     match = _JOB_ID.search(output)
     if result.returncode != 0 or not match:
-        tail = "\n".join(line for line in output.splitlines()[-25:] if line.strip())
-        raise FlinkSubmitError(f"`flink run` of {spec.name} failed (exit {result.returncode}):\n{tail}")
+        raise submit_failure(spec.name, restore_from, result.returncode, output)
     return match.group(1)
+
+
+def submit_failure(name: str, restore_from: str | None, returncode: int, output: str) -> FlinkSubmitError:
+    """The error for a ``flink run`` that printed ``output`` and gave no job id."""
+    if restore_from and (mismatch := _STATE_MISMATCH.search(output)):
+        return IncompatibleStateError(
+            f"{name}: the state in {restore_from} does not fit this version of the job (operator "
+            f"{mismatch.group(1)} is not in its plan: the job's SQL changed since that state was taken). "
+            "Either deploy the version that wrote it, or start from scratch: trigger dag_flink_deploy "
+            "with restore=none (every window is recomputed from the topic's earliest offsets and "
+            "upserted onto the same rows; the daily ETL drops the events archived twice)."
+        )
+    tail = "\n".join(line for line in output.splitlines()[-25:] if line.strip())
+    return FlinkSubmitError(f"`flink run` of {name} failed (exit {returncode}):\n{tail}")
