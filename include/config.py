@@ -95,6 +95,8 @@ SETTINGS: tuple[Setting, ...] = (
         "FLINK_CHECKPOINTS_URI", "file://{DATA_DIR}/checkpoints", "Checkpoint directory (URI: s3:// works)."
     ),
     Setting("FLINK_SAVEPOINTS_URI", "file://{DATA_DIR}/savepoints", "Savepoint directory (URI)."),
+    Setting("FLINK_JM_RPC_PORT", "6123", "Local JobManager RPC port (the TaskManager and clients reach it)."),
+    Setting("FLINK_BLOB_SERVER_PORT", "6124", "Local JobManager blob server port (job jars and artifacts)."),
     Setting("FLINK_JM_METRICS_PORT", "9249", "JobManager Prometheus reporter port."),
     Setting("FLINK_TM_METRICS_PORT", "9250", "TaskManager Prometheus reporter port."),
     Setting(
