@@ -65,6 +65,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOPIC_RAW_PARTITIONS", "3", "Partitions of the raw topic."),
     Setting("TOPIC_DLQ", "ad_events_error", "Dead-letter topic."),
     Setting("TOPIC_DLQ_PARTITIONS", "1", "Partitions of the dead-letter topic."),
+    Setting(
+        "TOPIC_RAW_EXTRA",
+        "scratch_raw_*",
+        "Raw topics a DAG param or the replay CLI may name besides TOPIC_RAW (comma-separated; a "
+        "trailing * matches a prefix; none = no other). Anything else is refused before a row is read.",
+    ),
+    Setting(
+        "TOPIC_DLQ_EXTRA",
+        "scratch_dlq_*",
+        "Dead-letter topics a DAG param or a CLI may name besides TOPIC_DLQ (same form as TOPIC_RAW_EXTRA).",
+    ),
     # Schema registry
     Setting(
         "SCHEMA_REGISTRY_URL", "http://127.0.0.1:8085/apis/ccompat/v7", "Confluent-compatible registry API."

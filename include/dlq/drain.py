@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import uuid
 from collections import Counter
@@ -412,6 +413,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", help="libpq DSN (default: the stream writer login)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    from include.kafka.topic_policy import TopicNotAllowed, check
+
+    try:
+        for kind, topic in (("dlq", args.dlq_topic), ("raw", args.raw_topic)):
+            if topic is not None:
+                check(kind, topic)
+    except TopicNotAllowed as exc:
+        print(f"drain: error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     backoff = {"base_s": args.backoff_base_s, "cap_s": args.backoff_cap_s}
     policy = replace(
@@ -430,7 +440,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     sys.exit(main())

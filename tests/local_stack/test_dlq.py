@@ -196,7 +196,7 @@ def retried_failure(bootstrapped: Any, airflow: Any) -> dict[str, str]:
     """A run of dag_avazu_replay whose `replay` task fails with a retryable error (its raw topic does
     not exist), triggered as early as possible: with DEFAULT_ARGS retries=2 and their backoff it
     takes ~90 s, which the other tests of this module overlap. Checked by the last test."""
-    topic = f"dlq_test_missing_{uuid.uuid4().hex[:8]}"
+    topic = f"scratch_raw_missing_{uuid.uuid4().hex[:8]}"
     airflow.wait_for_dag("dag_avazu_replay")
     airflow.unpause("dag_avazu_replay")
     return {"run_id": airflow.trigger("dag_avazu_replay", {"topic": topic}), "topic": topic}
@@ -611,3 +611,25 @@ def test_a_retried_task_posts_one_slack_message_after_its_last_try(cfg, airflow,
     assert len(messages) == 1, messages
     assert "Task failed: dag_avazu_replay.replay" in messages[0] and "try: 3" in messages[0]
     assert f"ServiceError: topic '{retried_failure['topic']}' does not exist" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("param", "setting"),
+    [
+        pytest.param("dlq_topic", "TOPIC_RAW", id="raw-as-dlq"),
+        pytest.param("raw_topic", "TOPIC_DLQ", id="dlq-as-raw"),
+    ],
+)
+def test_retry_dag_refuses_a_topic_of_the_other_kind_and_creates_no_run(
+    airflow: Any, cfg: dict[str, str], param: str, setting: str
+) -> None:
+    from include.airflow_api import AirflowApiError
+
+    def runs() -> int:
+        return airflow._call("GET", "/dags/dag_dlq_retry/dagRuns", params={"limit": 1})["total_entries"]
+
+    before = runs()
+    with pytest.raises(AirflowApiError) as refused:
+        airflow.trigger("dag_dlq_retry", {param: cfg[setting]})
+    assert "-> 400" in str(refused.value) and f"Invalid input for param {param}" in str(refused.value)
+    assert runs() == before
