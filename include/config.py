@@ -363,10 +363,28 @@ def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
     return {f"AIRFLOW_CONN_{k}": os.environ.get(f"AIRFLOW_CONN_{k}", v) for k, v in conns.items()}
 
 
+def write_private(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` as a file only its owner may read (mode 0600), atomically.
+
+    The file is created 0600 (a temporary file next to it, then renamed over it), so the secrets in it
+    are never readable by others, not even between a write and a chmod; a file that was more open
+    before is replaced by a private one.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def generate_missing_secrets(env_file: Path) -> list[str]:
-    """Fill empty generated secrets in ``env_file`` (created from .env.example when absent)."""
+    """Fill empty generated secrets in ``env_file`` (created from .env.example when absent, mode 0600)."""
     if not env_file.exists():
-        env_file.write_text((PROJECT_ROOT / ".env.example").read_text())
+        write_private(env_file, (PROJECT_ROOT / ".env.example").read_text())
     lines = env_file.read_text().splitlines()
     filled: list[str] = []
     for i, line in enumerate(lines):
@@ -376,7 +394,7 @@ def generate_missing_secrets(env_file: Path) -> list[str]:
             token = _fernet_key() if setting.name == "AIRFLOW_FERNET_KEY" else secrets.token_urlsafe(24)
             lines[i] = f"{name.strip()}={token}"
             filled.append(setting.name)
-    env_file.write_text("\n".join(lines) + "\n")
+    write_private(env_file, "\n".join(lines) + "\n")
     return filled
 
 

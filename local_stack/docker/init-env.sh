@@ -20,12 +20,15 @@ secrets=(
 )
 
 if [[ ! -f $env_file ]]; then
-  if [[ -f $repo/.env.example ]]; then
-    cp "$repo/.env.example" "$env_file"
-  else
-    : >"$env_file"
-  fi
-  chmod 600 "$env_file"
+  # umask 077: created 0600, so its secrets are never readable by others, not even for a moment.
+  (
+    umask 077
+    if [[ -f $repo/.env.example ]]; then
+      cp "$repo/.env.example" "$env_file"
+    else
+      : >"$env_file"
+    fi
+  )
 fi
 
 current() { grep -E "^$1=" "$env_file" | tail -n 1 | cut -d= -f2- || true; }
