@@ -543,6 +543,21 @@ def test_a_failed_task_posts_exactly_one_slack_message(cfg, airflow):
     assert log_line.startswith("log: http") and "dag_avazu_replay" in log_line
 
 
+def test_a_failure_message_shows_a_hostile_file_name_literally(cfg, airflow):
+    """The file param is echoed in the error line: Slack gets it escaped, no mention, no hidden link."""
+    hostile = f"data/raw/<!channel> <http://evil.example|click> {uuid.uuid4().hex[:8]}.csv"
+    run_id, state = airflow.run_and_wait("dag_avazu_replay", {"file": hostile}, timeout=240)
+    assert state == "failed"
+    deadline = time.monotonic() + 30
+    while not (payloads := sink_payloads(cfg, run_id)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(payloads) == 1, payloads
+    posted = json.dumps(payloads[0])
+    assert "<!channel>" not in posted and "<http:" not in posted.replace("<http://127", ""), posted
+    shown = str(Path(hostile)).replace("<", "&lt;").replace(">", "&gt;")  # as the error names the path
+    assert shown in payloads[0]["text"], payloads[0]["text"]
+
+
 # -- the alert -------------------------------------------------------------------------------
 
 
