@@ -132,7 +132,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AIRFLOW_URL", "http://127.0.0.1:8080", "Airflow UI / REST base URL."),
     Setting("AIRFLOW_ADMIN_USER", "admin", "Airflow UI login (simple auth manager)."),
     Setting(
-        "AIRFLOW_ADMIN_PASSWORD", "admin", "Airflow UI password: local only, change it in .env.", secret=True
+        "AIRFLOW_ADMIN_PASSWORD",
+        "",
+        "Password of AIRFLOW_ADMIN_USER (UI and REST API; generated into .env, printed by make demo).",
+        secret=True,
     ),
     Setting("AIRFLOW_JWT_SECRET", "", "Secret signing Airflow API tokens (generated).", secret=True),
     Setting(
@@ -387,15 +390,37 @@ def generate_missing_secrets(env_file: Path) -> list[str]:
         write_private(env_file, (PROJECT_ROOT / ".env.example").read_text())
     lines = env_file.read_text().splitlines()
     filled: list[str] = []
+    present: set[str] = set()
     for i, line in enumerate(lines):
         name, sep, value = line.partition("=")
         setting = _BY_NAME.get(name.strip())
+        if sep and setting:
+            present.add(setting.name)
         if sep and setting and setting.secret and not value.strip() and not setting.default:
-            token = _fernet_key() if setting.name == "AIRFLOW_FERNET_KEY" else secrets.token_urlsafe(24)
-            lines[i] = f"{name.strip()}={token}"
+            lines[i] = f"{name.strip()}={_new_secret(setting.name)}"
+            filled.append(setting.name)
+    # A secret added to SETTINGS after this .env was made: appended, so an upgrade gets it too.
+    for setting in SETTINGS:
+        if setting.secret and not setting.default and setting.name not in present:
+            lines += [f"# {setting.help}", f"{setting.name}={_new_secret(setting.name)}"]
             filled.append(setting.name)
     write_private(env_file, "\n".join(lines) + "\n")
     return filled
+
+
+def insecure_settings(cfg: Mapping[str, str]) -> list[str]:
+    """Warnings about a configuration that still uses a well-known credential (make up prints them)."""
+    warnings = []
+    if cfg["AIRFLOW_ADMIN_PASSWORD"] == "admin":
+        warnings.append(
+            "AIRFLOW_ADMIN_PASSWORD is 'admin', which anyone can guess: empty it in .env and run make up "
+            "again to generate one (make demo prints it)"
+        )
+    return warnings
+
+
+def _new_secret(name: str) -> str:
+    return _fernet_key() if name == "AIRFLOW_FERNET_KEY" else secrets.token_urlsafe(24)
 
 
 def _fernet_key() -> str:
@@ -428,9 +453,12 @@ def main(argv: list[str]) -> int:
             print(f"export {key}={_shell_quote(value)}")
         return 0
     if argv[:1] == ["--init-env"]:
-        filled = generate_missing_secrets(Path(argv[1]) if len(argv) > 1 else PROJECT_ROOT / ".env")
+        env_file = Path(argv[1]) if len(argv) > 1 else PROJECT_ROOT / ".env"
+        filled = generate_missing_secrets(env_file)
         if filled:
             print(f"generated secrets in .env: {', '.join(filled)}")
+        for warning in insecure_settings(resolve({**read_env_file(env_file), **os.environ})):
+            print(f"warning: {warning}", file=sys.stderr)
         return 0
     if argv[:1] == ["--env-example"]:
         print(env_example(), end="")

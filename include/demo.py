@@ -200,7 +200,11 @@ def print_report(report: dict, cfg: dict[str, str]) -> None:
 
 def print_urls(cfg: dict[str, str]) -> None:
     print("\n==> where to look")
-    print(f"    Airflow UI      {cfg['AIRFLOW_URL']}   (login {cfg['AIRFLOW_ADMIN_USER']} / see .env)")
+    # The generated password is shown here, once, so a first-time user can log in without opening .env.
+    print(
+        f"    Airflow UI      {cfg['AIRFLOW_URL']}   (user {cfg['AIRFLOW_ADMIN_USER']}, "
+        f"password {cfg['AIRFLOW_ADMIN_PASSWORD']}: AIRFLOW_ADMIN_PASSWORD in .env)"
+    )
     print(f"    Dashboards      {cfg['STREAMLIT_URL']}   (Live, Daily, Pipeline)")
     print(f"    Flink UI        {cfg['FLINK_REST_URL']}")
     print(f"    Prometheus      http://{cfg['BIND_HOST']}:{cfg['PROMETHEUS_PORT']}")

@@ -59,7 +59,7 @@ def ui(browser: Any, cfg: dict[str, str], bootstrapped: Any) -> Iterator[Any]:
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(cfg["AIRFLOW_URL"] + "/")
     page.wait_for_url("**/auth/login**")
-    page.get_by_label("Username").fill(cfg["AIRFLOW_ADMIN_USER"] or "admin")
+    page.get_by_label("Username").fill(cfg["AIRFLOW_ADMIN_USER"])
     page.get_by_label("Password").fill(cfg["AIRFLOW_ADMIN_PASSWORD"])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/auth/login" not in url)
