@@ -54,6 +54,12 @@ SETTINGS: tuple[Setting, ...] = (
     # Redis
     Setting("REDIS_HOST", "127.0.0.1", "Redis host."),
     Setting("REDIS_PORT", "6379", "Redis port."),
+    Setting(
+        "REDIS_PASSWORD",
+        "",
+        "Password Redis requires of every client (requirepass; generated into .env).",
+        secret=True,
+    ),
     # Kafka
     Setting("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Kafka bootstrap servers (any cluster)."),
     Setting("KAFKA_PORT", "9092", "Local broker's client port."),
@@ -336,6 +342,13 @@ def pg_dsn(user_setting: str = "PG_OWNER", database: str | None = None) -> str:
     return f"postgresql://{quote(user)}:{quote(password, safe='')}@{cfg['PG_HOST']}:{cfg['PG_PORT']}/{db}"
 
 
+def redis_url(cfg: Mapping[str, str] | None = None) -> str:
+    """``redis://`` URL of the pipeline's Redis, with REDIS_PASSWORD when one is set."""
+    cfg = cfg if cfg is not None else resolve()
+    auth = f":{quote(cfg['REDIS_PASSWORD'], safe='')}@" if cfg["REDIS_PASSWORD"] else ""
+    return f"redis://{auth}{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/0"
+
+
 def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
     """AIRFLOW_CONN_* values derived from the settings (an explicit AIRFLOW_CONN_* env var wins)."""
     cfg = cfg or resolve()
@@ -357,7 +370,7 @@ def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
         ),
         "SCHEMA_REGISTRY": json.dumps({"conn_type": "http", "host": cfg["SCHEMA_REGISTRY_URL"]}),
         "FLINK_REST": json.dumps({"conn_type": "http", "host": cfg["FLINK_REST_URL"]}),
-        "REDIS_DEFAULT": f"redis://{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/0",
+        "REDIS_DEFAULT": redis_url(cfg),
         # The Slack provider posts to host + password (the webhook token path).
         "SLACK_ALERTS": json.dumps(
             {"conn_type": "slackwebhook", "host": f"{scheme}://{host}", "password": path or "local"}

@@ -150,7 +150,9 @@ def cached_windows(cfg: dict[str, str], size_s: int, starts: list[int]) -> int:
 
     from include.flink_jobs.ad_window_metrics.redis_cache import index_key
 
-    client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]))
+    client = redis.Redis(
+        host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), password=cfg["REDIS_PASSWORD"] or None
+    )
     index = index_key(cfg["REDIS_WINDOW_PREFIX"], size_s)
     return sum(client.zscore(index, str(start)) is not None for start in starts)
 

@@ -75,7 +75,7 @@ def test_rendered_configs_with_a_secret_are_created_private(
     )
     written = render_configs.render(render_configs.local_sources(), values, tmp_path, private_secrets=True)
     modes = {str(p.relative_to(tmp_path)): _mode(p) for p in written}
-    for private in ("supervisord.conf", "alertmanager/slack_webhook_url"):
+    for private in ("supervisord.conf", "alertmanager/slack_webhook_url", "redis/auth.conf"):
         assert modes[private] == 0o600, (private, oct(modes[private]))
     # PostgreSQL reads its own config as the postgres user: files without a secret stay readable.
     assert modes["postgres/postgresql.conf"] & 0o044
