@@ -18,7 +18,7 @@ nothing (Kafka transactions + idempotent PostgreSQL inserts; docs/dlq.md).
 
 | task | what it does |
 | --- | --- |
-| `drain` | one pass of include/dlq/drain.py; the report (counts, depth, examples) is the XCom |
+| `drain` | one pass of include/dlq/drain.py; the report (counts, depth, examples) is the XCom. The full payload of an over-long dead letter (`DLQ_PAYLOAD_DIR`) is deleted once the letter is republished or stored for good, and kept payloads older than `DLQ_PAYLOAD_RETENTION_DAYS` (default 30) are pruned |
 | `alert` | a two-line Slack digest when an error type not reported in the last DLQ_ALERT_WINDOW_S failed for good; quiet for late events alone (dag_dlq_alert watches their rate) |
 
 Params (all optional; empty = the setting): `dlq_topic`, `raw_topic`, `group_id`,
@@ -85,11 +85,13 @@ from include.kafka.topic_policy import param_pattern
 def dag_dlq_retry() -> None:
     @task
     def drain(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+        from pathlib import Path
+
         from airflow.providers.postgres.hooks.postgres import PostgresHook
         from airflow.sdk.exceptions import AirflowFailException
 
         from include.config import param_or_setting
-        from include.dlq import settings
+        from include.dlq import payloads, settings
         from include.dlq.backoff import BackoffPolicy
         from include.dlq.drain import DrainOptions
         from include.dlq.drain import drain as drain_once
@@ -121,7 +123,10 @@ def dag_dlq_retry() -> None:
         finally:
             conn.close()
         print(report.summary())
-        return {**report.to_dict(), "slack_text": report.slack_text()}
+        # Kept payloads the retry never settled (DLQ_PAYLOAD_DIR) are not kept forever.
+        pruned = payloads.prune(Path(cfg["DLQ_PAYLOAD_DIR"]), float(cfg["DLQ_PAYLOAD_RETENTION_DAYS"]))
+        print(f"kept payloads removed: {report.payloads_removed} settled, {pruned} past retention")
+        return {**report.to_dict(), "payloads_pruned": pruned, "slack_text": report.slack_text()}
 
     @task
     def alert(report: dict[str, Any]) -> bool:

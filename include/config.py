@@ -260,6 +260,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Where the full bytes of dead letters too big for a Kafka record are kept, one file per SHA-256.",
     ),
     Setting(
+        "DLQ_PAYLOAD_RETENTION_DAYS",
+        "30",
+        "Days a kept full payload stays under DLQ_PAYLOAD_DIR when its dead letter was never settled "
+        "(dag_dlq_retry prunes older ones; a repaired or given-up letter's file goes at once); 0 keeps all.",
+    ),
+    Setting(
         "INGEST_FILE_ROOTS",
         "{PROJECT_ROOT}/samples,{DATA_DIR}/raw,{DATA_DIR}/demo",
         "Comma-separated directories a DAG's file param may name (symlinks resolved); anything else is "

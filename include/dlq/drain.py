@@ -56,10 +56,11 @@ from pathlib import Path
 from typing import Any
 
 from include import config
-from include.dlq import settings
+from include.dlq import payloads, settings
 from include.dlq.attempt import Repaired, StillBad, attempt
 from include.dlq.backoff import BackoffPolicy
-from include.dlq.decision import GiveUp, Letter, NotDue, Outgoing, RetryRules, decide
+from include.dlq.decision import GiveUp, Letter, NotDue, Outgoing, Republish, RetryRules, decide
+from include.dlq.payloads import payload_digest
 from include.dlq.report import DrainReport
 from include.dlq.retry_topics import Origin, topic_levels
 from include.dlq.rows import INSERT_HISTORY, INSERT_PERMANENT, HistoryRow, PermanentRow
@@ -85,6 +86,7 @@ class DrainOptions:
     pushgateway_url: str | None = None
     price_model_path: str | None = None
     record_delay_s: float = 0.0  # test hook: slows the loop so a test can kill it midway
+    payload_dir: Path | None = None  # default: setting DLQ_PAYLOAD_DIR
 
 
 class _Batch:
@@ -95,6 +97,7 @@ class _Batch:
         self.permanent: list[PermanentRow] = []
         self.offsets: dict[tuple[str, int], int] = {}
         self.records = 0
+        self.settled_payloads: list[str] = []  # SHA-256s of kept payloads no longer needed
 
 
 def _letter(msg: Any, level: int) -> Letter:
@@ -133,6 +136,7 @@ class Drainer:
         self.bootstrap = options.bootstrap_servers or cfg["KAFKA_BOOTSTRAP_SERVERS"]
         self.registry_url = options.registry_url or cfg["SCHEMA_REGISTRY_URL"]
         self.subject = options.subject or cfg["SCHEMA_SUBJECT"]
+        self.payload_dir = options.payload_dir or Path(cfg["DLQ_PAYLOAD_DIR"])
         self.pushgateway = (
             cfg["PUSHGATEWAY_URL"] if options.pushgateway_url is None else options.pushgateway_url
         )
@@ -229,6 +233,8 @@ class Drainer:
             batch.permanent.append(decision.permanent)
         else:
             self._produce(decision.out)
+        if isinstance(decision, GiveUp | Republish) and (digest := payload_digest(letter.value)):
+            batch.settled_payloads.append(digest)
         return True
 
     def _attempt(self, raw_payload: str, event_time_ms: int | None) -> Repaired | StillBad:
@@ -288,6 +294,8 @@ class Drainer:
             self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 60)
         self.producer.commit_transaction(120)
         self.report.batches += 1
+        # Only now: an aborted batch is redone, and its retry needs the full bytes again.
+        self.report.payloads_removed += payloads.remove(self.payload_dir, batch.settled_payloads)
 
     def run(self) -> DrainReport:
         from confluent_kafka import KafkaError, KafkaException, TopicPartition

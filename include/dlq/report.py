@@ -50,6 +50,7 @@ class DrainReport:
     waiting_partitions: list[str] = field(default_factory=list)  # stopped at a record not yet due
     depth: dict[str, int] = field(default_factory=dict)  # records left per input topic after the run
     batches: int = 0
+    payloads_removed: int = 0  # kept full payloads (DLQ_PAYLOAD_DIR) of settled dead letters, deleted
     examples: list[GaveUp] = field(default_factory=list)
     elapsed_s: float = 0.0
     timed_out: bool = False

@@ -8,6 +8,7 @@ replayed by the producer) and Flink-shaped ones built with ``include.ingest.even
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -522,6 +523,35 @@ def test_dag_run_republishes_stores_and_posts_one_slack_summary(cfg, topics, reg
     ours = {line.split("{")[0]: line for line in metrics if f'consumer_group="{conf["group_id"]}"' in line}
     assert ours["dlq_retry_depth"].endswith(" 0") and ours["dlq_retry_republished"].endswith(" 1"), ours
     assert ours["dlq_retry_repaired"].endswith(" 1") and ours["dlq_retry_read"].endswith(" 3"), ours
+
+
+def test_dag_run_prunes_kept_payloads_past_their_retention(cfg, topics, registered, airflow):
+    """Full payloads of over-long dead letters the retry never settled go after DLQ_PAYLOAD_RETENTION_DAYS."""
+    raw, dlq = topics()
+    kept = Path(cfg["DLQ_PAYLOAD_DIR"])
+    kept.mkdir(parents=True, exist_ok=True)
+    days = float(cfg["DLQ_PAYLOAD_RETENTION_DAYS"])
+    old, fresh = (kept / hashlib.sha256(uuid.uuid4().bytes).hexdigest() for _ in range(2))
+    stranger = kept / f"notes_{uuid.uuid4().hex[:8]}.txt"  # not a kept payload: never touched
+    for path in (old, fresh, stranger):
+        path.write_bytes(b"x" * 100)
+    past = time.time() - (days + 1) * 86400
+    for path in (old, stranger):
+        os.utime(path, (past, past))
+    conf = {"dlq_topic": dlq, "raw_topic": raw, "group_id": f"dlq_test_{uuid.uuid4().hex[:8]}"}
+    was_paused = airflow.wait_for_dag("dag_dlq_retry")["is_paused"]
+    try:
+        run_id, state = airflow.run_and_wait("dag_dlq_retry", conf, timeout=240)
+    finally:
+        airflow._call("PATCH", "/dags/dag_dlq_retry", json={"is_paused": was_paused})
+        fresh_existed, stranger_existed = fresh.exists(), stranger.exists()
+        fresh.unlink(missing_ok=True)
+        stranger.unlink(missing_ok=True)
+    assert state == "success", f"dag_dlq_retry run {run_id} ended {state}"
+    assert airflow.xcom("dag_dlq_retry", run_id, "drain")["payloads_pruned"] >= 1
+    assert not old.exists(), "a payload past its retention was kept"
+    assert fresh_existed, "a payload within its retention was removed"
+    assert stranger_existed, "a file that is not a kept payload was removed"
 
 
 def test_a_failed_task_posts_exactly_one_slack_message(cfg, airflow):
