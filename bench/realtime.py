@@ -133,7 +133,11 @@ class _Private:
         self.pg.close()
         import redis
 
-        client = redis.Redis(host=self.cfg["REDIS_HOST"], port=int(self.cfg["REDIS_PORT"]))
+        client = redis.Redis(
+            host=self.cfg["REDIS_HOST"],
+            port=int(self.cfg["REDIS_PORT"]),
+            password=self.cfg["REDIS_PASSWORD"] or None,
+        )
         keys = list(client.scan_iter(match=f"{self.name}:*", count=1000))
         if keys:
             client.delete(*keys)

@@ -11,11 +11,11 @@ event schema and published to `ad_events_raw` with its `schema_id` header, or de
 | `from_hour`, `to_hour` | inclusive hour range, `YYMMDDHH` (UTC); empty = the file's first / last hour |
 | `pace` | `asap` (backfill), `speed` (event time x `speed_factor`: 60 = one Avazu hour per minute), `live` (re-based to now) |
 | `speed_factor` | used by `pace=speed` |
-| `topic` | raw topic override (empty = setting `TOPIC_RAW`); the DLQ stays `TOPIC_DLQ` |
+| `topic` | raw topic override (empty = setting `TOPIC_RAW`); only `TOPIC_RAW` or a topic of setting `TOPIC_RAW_EXTRA` (default `scratch_raw_*`); the DLQ stays `TOPIC_DLQ` |
 
 | task | what it does |
 | --- | --- |
-| `validate` | the file exists and is Avazu, the range is well-formed and within the file's hours; fails at once (no retry) with a one-line reason. Warns in its log when the hours reach back behind the streaming job's watermark (those events would be dead-lettered as `late_event`) |
+| `validate` | the topic is allowed (docs/security.md), the file exists and is Avazu, the range is well-formed and within the file's hours; fails at once (no retry) with a one-line reason. Warns in its log when the hours reach back behind the streaming job's watermark (those events would be dead-lettered as `late_event`) |
 | `ensure_partitions` | creates the daily partitions of `realtime.ad_window_metrics` for the replayed hours' days (partitions follow event time), so no window lands in the DEFAULT partition |
 | `replay` | runs the producer (include/ingest/producer.py) in the task; returns the accounting report as XCom and fails unless rows read = published + dead-lettered with nothing failed |
 
@@ -31,7 +31,8 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, optional_param
+from include.dag_defaults import DEFAULT_ARGS, START_DATE, optional_param
+from include.kafka.topic_policy import param_pattern
 
 HOUR_PATTERN = "^([0-9]{8})?$"
 log = logging.getLogger(__name__)
@@ -95,9 +96,10 @@ def _job_watermark() -> int | None:
         ),
         "topic": optional_param(
             "string",
-            "Kafka topic to publish to (it must exist; dead letters always go to TOPIC_DLQ)",
+            "Kafka topic to publish to: TOPIC_RAW or one of TOPIC_RAW_EXTRA (it must exist; dead letters "
+            "always go to TOPIC_DLQ)",
             "setting:TOPIC_RAW",
-            pattern=KAFKA_NAME_PATTERN,
+            pattern=param_pattern("raw"),
         ),
     },
     render_template_as_native_obj=False,
@@ -111,9 +113,15 @@ def dag_avazu_replay() -> None:
         from include.config import param_or_setting
         from include.ingest.input_files import resolve_input_file
         from include.ingest.ranges import check_range, late_replay_warning
+        from include.kafka.topic_policy import TopicNotAllowed, check
 
         assert params is not None
         hour_from, hour_to = params["from_hour"] or None, params["to_hour"] or None
+        try:
+            # The form's pattern is the first guard; a REST trigger or an old form gets this one.
+            topic = check("raw", param_or_setting(params["topic"], "TOPIC_RAW"))
+        except TopicNotAllowed as exc:
+            raise AirflowFailException(f"invalid replay request: {exc}") from None
         try:
             path = resolve_input_file(params["file"])  # before anything is opened
             span = check_range(path, hour_from, hour_to)
@@ -131,7 +139,7 @@ def dag_avazu_replay() -> None:
             "first_hour": hour_from or span.first,
             "last_hour": hour_to or span.last,
             "pace": pace,
-            "topic": param_or_setting(params["topic"], "TOPIC_RAW"),
+            "topic": topic,
         }
         print(f"file hours {span.first}..{span.last}; replaying {request}")
         if params["pace"] != "live" and request["topic"] == config.get("TOPIC_RAW"):

@@ -18,11 +18,13 @@ nothing (Kafka transactions + idempotent PostgreSQL inserts; docs/dlq.md).
 
 | task | what it does |
 | --- | --- |
-| `drain` | one pass of include/dlq/drain.py; the report (counts, depth, examples) is the XCom |
+| `drain` | one pass of include/dlq/drain.py; the report (counts, depth, examples) is the XCom. The full payload of an over-long dead letter (`DLQ_PAYLOAD_DIR`) is deleted once the letter is republished or stored for good, and kept payloads older than `DLQ_PAYLOAD_RETENTION_DAYS` (default 30) are pruned |
 | `alert` | a two-line Slack digest when an error type not reported in the last DLQ_ALERT_WINDOW_S failed for good; quiet for late events alone (dag_dlq_alert watches their rate) |
 
 Params (all optional; empty = the setting): `dlq_topic`, `raw_topic`, `group_id`,
-`backoff_base_s`, `backoff_cap_s`. Metrics: Pushgateway `job="dlq_retry"` (`dlq_retry_depth`, ...).
+`backoff_base_s`, `backoff_cap_s`. The topics are limited to `TOPIC_DLQ` / `TOPIC_RAW` and the
+allow-lists `TOPIC_DLQ_EXTRA` / `TOPIC_RAW_EXTRA` (docs/security.md): the form refuses any other,
+and so does `drain` before it reads anything. Metrics: Pushgateway `job="dlq_retry"` (`dlq_retry_depth`, ...).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, optional_param
+from include.kafka.topic_policy import param_pattern
 
 
 @dag(
@@ -46,10 +49,16 @@ from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, o
     description="Every 10 min: repair and republish dead letters (3 tries), store the rest; Slack on new failures",
     params={
         "dlq_topic": optional_param(
-            "string", "Dead-letter topic to drain", "setting:TOPIC_DLQ", pattern=KAFKA_NAME_PATTERN
+            "string",
+            "Dead-letter topic to drain: TOPIC_DLQ or one of TOPIC_DLQ_EXTRA",
+            "setting:TOPIC_DLQ",
+            pattern=param_pattern("dlq"),
         ),
         "raw_topic": optional_param(
-            "string", "Where repaired events are republished", "setting:TOPIC_RAW", pattern=KAFKA_NAME_PATTERN
+            "string",
+            "Where repaired events are republished: TOPIC_RAW or one of TOPIC_RAW_EXTRA",
+            "setting:TOPIC_RAW",
+            pattern=param_pattern("raw"),
         ),
         "group_id": optional_param(
             "string",
@@ -76,14 +85,24 @@ from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, o
 def dag_dlq_retry() -> None:
     @task
     def drain(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        from pathlib import Path
 
-        from include.dlq import settings
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.config import param_or_setting
+        from include.dlq import payloads, settings
         from include.dlq.backoff import BackoffPolicy
         from include.dlq.drain import DrainOptions
         from include.dlq.drain import drain as drain_once
+        from include.kafka.topic_policy import TopicNotAllowed, check
 
         assert params is not None
+        try:
+            check("dlq", param_or_setting(params["dlq_topic"], "TOPIC_DLQ"))
+            check("raw", param_or_setting(params["raw_topic"], "TOPIC_RAW"))
+        except TopicNotAllowed as exc:
+            raise AirflowFailException(f"invalid DLQ retry request: {exc}") from None
         cfg = settings.resolve()
         default = BackoffPolicy.from_config(cfg)
         policy = BackoffPolicy(
@@ -104,7 +123,10 @@ def dag_dlq_retry() -> None:
         finally:
             conn.close()
         print(report.summary())
-        return {**report.to_dict(), "slack_text": report.slack_text()}
+        # Kept payloads the retry never settled (DLQ_PAYLOAD_DIR) are not kept forever.
+        pruned = payloads.prune(Path(cfg["DLQ_PAYLOAD_DIR"]), float(cfg["DLQ_PAYLOAD_RETENTION_DAYS"]))
+        print(f"kept payloads removed: {report.payloads_removed} settled, {pruned} past retention")
+        return {**report.to_dict(), "payloads_pruned": pruned, "slack_text": report.slack_text()}
 
     @task
     def alert(report: dict[str, Any]) -> bool:

@@ -57,7 +57,11 @@ def redis_client(cfg: dict[str, str] | None = None) -> Any:
 
     cfg = cfg or settings()
     return redis.Redis(
-        host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), socket_timeout=2, socket_connect_timeout=2
+        host=cfg["REDIS_HOST"],
+        port=int(cfg["REDIS_PORT"]),
+        password=cfg["REDIS_PASSWORD"] or None,
+        socket_timeout=2,
+        socket_connect_timeout=2,
     )
 
 

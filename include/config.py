@@ -54,6 +54,12 @@ SETTINGS: tuple[Setting, ...] = (
     # Redis
     Setting("REDIS_HOST", "127.0.0.1", "Redis host."),
     Setting("REDIS_PORT", "6379", "Redis port."),
+    Setting(
+        "REDIS_PASSWORD",
+        "",
+        "Password Redis requires of every client (requirepass; generated into .env).",
+        secret=True,
+    ),
     # Kafka
     Setting("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Kafka bootstrap servers (any cluster)."),
     Setting("KAFKA_PORT", "9092", "Local broker's client port."),
@@ -65,6 +71,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOPIC_RAW_PARTITIONS", "3", "Partitions of the raw topic."),
     Setting("TOPIC_DLQ", "ad_events_error", "Dead-letter topic."),
     Setting("TOPIC_DLQ_PARTITIONS", "1", "Partitions of the dead-letter topic."),
+    Setting(
+        "TOPIC_RAW_EXTRA",
+        "scratch_raw_*",
+        "Raw topics a DAG param or the replay CLI may name besides TOPIC_RAW (comma-separated; a "
+        "trailing * matches a prefix; none = no other). Anything else is refused before a row is read.",
+    ),
+    Setting(
+        "TOPIC_DLQ_EXTRA",
+        "scratch_dlq_*",
+        "Dead-letter topics a DAG param or a CLI may name besides TOPIC_DLQ (same form as TOPIC_RAW_EXTRA).",
+    ),
     # Schema registry
     Setting(
         "SCHEMA_REGISTRY_URL", "http://127.0.0.1:8085/apis/ccompat/v7", "Confluent-compatible registry API."
@@ -95,6 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
         "FLINK_CHECKPOINTS_URI", "file://{DATA_DIR}/checkpoints", "Checkpoint directory (URI: s3:// works)."
     ),
     Setting("FLINK_SAVEPOINTS_URI", "file://{DATA_DIR}/savepoints", "Savepoint directory (URI)."),
+    Setting("FLINK_JM_RPC_PORT", "6123", "Local JobManager RPC port (the TaskManager and clients reach it)."),
+    Setting("FLINK_BLOB_SERVER_PORT", "6124", "Local JobManager blob server port (job jars and artifacts)."),
     Setting("FLINK_JM_METRICS_PORT", "9249", "JobManager Prometheus reporter port."),
     Setting("FLINK_TM_METRICS_PORT", "9250", "TaskManager Prometheus reporter port."),
     Setting(
@@ -119,7 +138,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AIRFLOW_URL", "http://127.0.0.1:8080", "Airflow UI / REST base URL."),
     Setting("AIRFLOW_ADMIN_USER", "admin", "Airflow UI login (simple auth manager)."),
     Setting(
-        "AIRFLOW_ADMIN_PASSWORD", "admin", "Airflow UI password: local only, change it in .env.", secret=True
+        "AIRFLOW_ADMIN_PASSWORD",
+        "",
+        "Password of AIRFLOW_ADMIN_USER (UI and REST API; generated into .env, printed by make demo).",
+        secret=True,
     ),
     Setting("AIRFLOW_JWT_SECRET", "", "Secret signing Airflow API tokens (generated).", secret=True),
     Setting(
@@ -238,6 +260,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Where the full bytes of dead letters too big for a Kafka record are kept, one file per SHA-256.",
     ),
     Setting(
+        "DLQ_PAYLOAD_RETENTION_DAYS",
+        "30",
+        "Days a kept full payload stays under DLQ_PAYLOAD_DIR when its dead letter was never settled "
+        "(dag_dlq_retry prunes older ones; a repaired or given-up letter's file goes at once); 0 keeps all.",
+    ),
+    Setting(
         "INGEST_FILE_ROOTS",
         "{PROJECT_ROOT}/samples,{DATA_DIR}/raw,{DATA_DIR}/demo",
         "Comma-separated directories a DAG's file param may name (symlinks resolved); anything else is "
@@ -320,6 +348,13 @@ def pg_dsn(user_setting: str = "PG_OWNER", database: str | None = None) -> str:
     return f"postgresql://{quote(user)}:{quote(password, safe='')}@{cfg['PG_HOST']}:{cfg['PG_PORT']}/{db}"
 
 
+def redis_url(cfg: Mapping[str, str] | None = None) -> str:
+    """``redis://`` URL of the pipeline's Redis, with REDIS_PASSWORD when one is set."""
+    cfg = cfg if cfg is not None else resolve()
+    auth = f":{quote(cfg['REDIS_PASSWORD'], safe='')}@" if cfg["REDIS_PASSWORD"] else ""
+    return f"redis://{auth}{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/0"
+
+
 def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
     """AIRFLOW_CONN_* values derived from the settings (an explicit AIRFLOW_CONN_* env var wins)."""
     cfg = cfg or resolve()
@@ -341,7 +376,7 @@ def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
         ),
         "SCHEMA_REGISTRY": json.dumps({"conn_type": "http", "host": cfg["SCHEMA_REGISTRY_URL"]}),
         "FLINK_REST": json.dumps({"conn_type": "http", "host": cfg["FLINK_REST_URL"]}),
-        "REDIS_DEFAULT": f"redis://{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/0",
+        "REDIS_DEFAULT": redis_url(cfg),
         # The Slack provider posts to host + password (the webhook token path).
         "SLACK_ALERTS": json.dumps(
             {"conn_type": "slackwebhook", "host": f"{scheme}://{host}", "password": path or "local"}
@@ -350,21 +385,61 @@ def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
     return {f"AIRFLOW_CONN_{k}": os.environ.get(f"AIRFLOW_CONN_{k}", v) for k, v in conns.items()}
 
 
+def write_private(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` as a file only its owner may read (mode 0600), atomically.
+
+    The file is created 0600 (a temporary file next to it, then renamed over it), so the secrets in it
+    are never readable by others, not even between a write and a chmod; a file that was more open
+    before is replaced by a private one.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def generate_missing_secrets(env_file: Path) -> list[str]:
-    """Fill empty generated secrets in ``env_file`` (created from .env.example when absent)."""
+    """Fill empty generated secrets in ``env_file`` (created from .env.example when absent, mode 0600)."""
     if not env_file.exists():
-        env_file.write_text((PROJECT_ROOT / ".env.example").read_text())
+        write_private(env_file, (PROJECT_ROOT / ".env.example").read_text())
     lines = env_file.read_text().splitlines()
     filled: list[str] = []
+    present: set[str] = set()
     for i, line in enumerate(lines):
         name, sep, value = line.partition("=")
         setting = _BY_NAME.get(name.strip())
+        if sep and setting:
+            present.add(setting.name)
         if sep and setting and setting.secret and not value.strip() and not setting.default:
-            token = _fernet_key() if setting.name == "AIRFLOW_FERNET_KEY" else secrets.token_urlsafe(24)
-            lines[i] = f"{name.strip()}={token}"
+            lines[i] = f"{name.strip()}={_new_secret(setting.name)}"
             filled.append(setting.name)
-    env_file.write_text("\n".join(lines) + "\n")
+    # A secret added to SETTINGS after this .env was made: appended, so an upgrade gets it too.
+    for setting in SETTINGS:
+        if setting.secret and not setting.default and setting.name not in present:
+            lines += [f"# {setting.help}", f"{setting.name}={_new_secret(setting.name)}"]
+            filled.append(setting.name)
+    write_private(env_file, "\n".join(lines) + "\n")
     return filled
+
+
+def insecure_settings(cfg: Mapping[str, str]) -> list[str]:
+    """Warnings about a configuration that still uses a well-known credential (make up prints them)."""
+    warnings = []
+    if cfg["AIRFLOW_ADMIN_PASSWORD"] == "admin":
+        warnings.append(
+            "AIRFLOW_ADMIN_PASSWORD is 'admin', which anyone can guess: empty it in .env and run make up "
+            "again to generate one (make demo prints it)"
+        )
+    return warnings
+
+
+def _new_secret(name: str) -> str:
+    return _fernet_key() if name == "AIRFLOW_FERNET_KEY" else secrets.token_urlsafe(24)
 
 
 def _fernet_key() -> str:
@@ -397,9 +472,12 @@ def main(argv: list[str]) -> int:
             print(f"export {key}={_shell_quote(value)}")
         return 0
     if argv[:1] == ["--init-env"]:
-        filled = generate_missing_secrets(Path(argv[1]) if len(argv) > 1 else PROJECT_ROOT / ".env")
+        env_file = Path(argv[1]) if len(argv) > 1 else PROJECT_ROOT / ".env"
+        filled = generate_missing_secrets(env_file)
         if filled:
             print(f"generated secrets in .env: {', '.join(filled)}")
+        for warning in insecure_settings(resolve({**read_env_file(env_file), **os.environ})):
+            print(f"warning: {warning}", file=sys.stderr)
         return 0
     if argv[:1] == ["--env-example"]:
         print(env_example(), end="")

@@ -150,7 +150,9 @@ def cached_windows(cfg: dict[str, str], size_s: int, starts: list[int]) -> int:
 
     from include.flink_jobs.ad_window_metrics.redis_cache import index_key
 
-    client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]))
+    client = redis.Redis(
+        host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), password=cfg["REDIS_PASSWORD"] or None
+    )
     index = index_key(cfg["REDIS_WINDOW_PREFIX"], size_s)
     return sum(client.zscore(index, str(start)) is not None for start in starts)
 
@@ -200,7 +202,11 @@ def print_report(report: dict, cfg: dict[str, str]) -> None:
 
 def print_urls(cfg: dict[str, str]) -> None:
     print("\n==> where to look")
-    print(f"    Airflow UI      {cfg['AIRFLOW_URL']}   (login {cfg['AIRFLOW_ADMIN_USER']} / see .env)")
+    # The generated password is shown here, once, so a first-time user can log in without opening .env.
+    print(
+        f"    Airflow UI      {cfg['AIRFLOW_URL']}   (user {cfg['AIRFLOW_ADMIN_USER']}, "
+        f"password {cfg['AIRFLOW_ADMIN_PASSWORD']}: AIRFLOW_ADMIN_PASSWORD in .env)"
+    )
     print(f"    Dashboards      {cfg['STREAMLIT_URL']}   (Live, Daily, Pipeline)")
     print(f"    Flink UI        {cfg['FLINK_REST_URL']}")
     print(f"    Prometheus      http://{cfg['BIND_HOST']}:{cfg['PROMETHEUS_PORT']}")

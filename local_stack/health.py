@@ -51,9 +51,19 @@ def check_postgres(cfg: dict[str, str]) -> Health:
     return Health(res.returncode == 0, res.stdout.strip() or res.stderr.strip())
 
 
+def _resp(*words: str) -> bytes:
+    encoded = [w.encode() for w in words]
+    return f"*{len(encoded)}\r\n".encode() + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in encoded)
+
+
 def check_redis(cfg: dict[str, str]) -> Health:
     with socket.create_connection((cfg["REDIS_HOST"], int(cfg["REDIS_PORT"])), timeout=3) as sock:
-        sock.sendall(b"PING\r\n")
+        if cfg["REDIS_PASSWORD"]:
+            sock.sendall(_resp("AUTH", cfg["REDIS_PASSWORD"]))
+            auth = sock.recv(256)
+            if not auth.startswith(b"+OK"):
+                return Health(False, f"AUTH refused: {auth.decode().strip()} (REDIS_PASSWORD in .env)")
+        sock.sendall(_resp("PING"))
         reply = sock.recv(64)
     return Health(reply.startswith(b"+PONG"), reply.decode().strip())
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from include.batch.validate import ValidationFailed, describe_failure, quiet_progress
+from include.slack_text import escape
 
 MART_SUITE = "ad_marts_daily"
 
@@ -141,7 +142,7 @@ def summary_text(
         return "n/a" if value is None else f"{float(value):.{digits}f}"
 
     lines = [
-        f":bar_chart: Daily ad metrics for {day.isoformat()} (dag_daily_etl run {run_id})",
+        f":bar_chart: Daily ad metrics for {day.isoformat()} (dag_daily_etl run {escape(run_id)})",
         f"impressions: {today['impressions']:,}{_fmt_change(today['impressions'], prev.get('impressions'))}",
         f"clicks: {today['clicks']:,}{_fmt_change(today['clicks'], prev.get('clicks'))}",
         f"CTR: {ratio(today['ctr'])}{_fmt_change(today['ctr'], prev.get('ctr'))}",

@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from include.slack_text import escape, link
+
 LEVELS = ("ok", "warn", "alert")
 
 
@@ -60,11 +62,14 @@ class DlqRate:
         minutes = self.window_s / 60
         lines = [
             f"{icon} DLQ rate {self.level.upper()}: {self.rate:.2%} of events dead-lettered in the last "
-            f"{minutes:g} min ({self.dlq:,} in {self.dlq_topic} vs {self.raw:,} in {self.raw_topic}; "
-            f"warn >= {self.warn_ratio:.2%}, alert >= {self.alert_ratio:.2%}) · <{details_url()}|details>",
+            f"{minutes:g} min ({self.dlq:,} in {escape(self.dlq_topic)} vs {self.raw:,} in "
+            f"{escape(self.raw_topic)}; warn >= {self.warn_ratio:.2%}, alert >= {self.alert_ratio:.2%}) · "
+            f"{link(details_url(), 'details')}",
         ]
         if self.by_error_type:
-            top = ", ".join(f"{t} {n:,}" for t, n in sorted(self.by_error_type.items(), key=lambda x: -x[1]))
+            top = ", ".join(
+                f"{escape(t)} {n:,}" for t, n in sorted(self.by_error_type.items(), key=lambda x: -x[1])
+            )
             lines.append(
                 f"top error types: {top}"
                 + (f" (of {self.scanned:,} read)" if self.scanned < self.dlq else "")
@@ -73,7 +78,8 @@ class DlqRate:
             lines.append("examples:")
             for ex in self.examples:
                 lines.append(
-                    f"  - {ex['error_type']} ({ex['source']}) event {ex['event_id'] or '?'}: {ex['error_message'][:160]}"
+                    f"  - {escape(ex['error_type'])} ({escape(ex['source'])}) event "
+                    f"{escape(ex['event_id'] or '?')}: {escape(ex['error_message'][:160])}"
                 )
         lines.append(
             "runbook: docs/dlq.md#operations (dag_dlq_retry retries them; errors.dlq_errors has the permanent ones)"

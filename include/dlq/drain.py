@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import uuid
 from collections import Counter
@@ -55,10 +56,11 @@ from pathlib import Path
 from typing import Any
 
 from include import config
-from include.dlq import settings
+from include.dlq import payloads, settings
 from include.dlq.attempt import Repaired, StillBad, attempt
 from include.dlq.backoff import BackoffPolicy
-from include.dlq.decision import GiveUp, Letter, NotDue, Outgoing, RetryRules, decide
+from include.dlq.decision import GiveUp, Letter, NotDue, Outgoing, Republish, RetryRules, decide
+from include.dlq.payloads import payload_digest
 from include.dlq.report import DrainReport
 from include.dlq.retry_topics import Origin, topic_levels
 from include.dlq.rows import INSERT_HISTORY, INSERT_PERMANENT, HistoryRow, PermanentRow
@@ -84,6 +86,7 @@ class DrainOptions:
     pushgateway_url: str | None = None
     price_model_path: str | None = None
     record_delay_s: float = 0.0  # test hook: slows the loop so a test can kill it midway
+    payload_dir: Path | None = None  # default: setting DLQ_PAYLOAD_DIR
 
 
 class _Batch:
@@ -94,6 +97,7 @@ class _Batch:
         self.permanent: list[PermanentRow] = []
         self.offsets: dict[tuple[str, int], int] = {}
         self.records = 0
+        self.settled_payloads: list[str] = []  # SHA-256s of kept payloads no longer needed
 
 
 def _letter(msg: Any, level: int) -> Letter:
@@ -132,6 +136,7 @@ class Drainer:
         self.bootstrap = options.bootstrap_servers or cfg["KAFKA_BOOTSTRAP_SERVERS"]
         self.registry_url = options.registry_url or cfg["SCHEMA_REGISTRY_URL"]
         self.subject = options.subject or cfg["SCHEMA_SUBJECT"]
+        self.payload_dir = options.payload_dir or Path(cfg["DLQ_PAYLOAD_DIR"])
         self.pushgateway = (
             cfg["PUSHGATEWAY_URL"] if options.pushgateway_url is None else options.pushgateway_url
         )
@@ -228,6 +233,8 @@ class Drainer:
             batch.permanent.append(decision.permanent)
         else:
             self._produce(decision.out)
+        if isinstance(decision, GiveUp | Republish) and (digest := payload_digest(letter.value)):
+            batch.settled_payloads.append(digest)
         return True
 
     def _attempt(self, raw_payload: str, event_time_ms: int | None) -> Repaired | StillBad:
@@ -287,6 +294,8 @@ class Drainer:
             self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 60)
         self.producer.commit_transaction(120)
         self.report.batches += 1
+        # Only now: an aborted batch is redone, and its retry needs the full bytes again.
+        self.report.payloads_removed += payloads.remove(self.payload_dir, batch.settled_payloads)
 
     def run(self) -> DrainReport:
         from confluent_kafka import KafkaError, KafkaException, TopicPartition
@@ -412,6 +421,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", help="libpq DSN (default: the stream writer login)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    from include.kafka.topic_policy import TopicNotAllowed, check
+
+    try:
+        for kind, topic in (("dlq", args.dlq_topic), ("raw", args.raw_topic)):
+            if topic is not None:
+                check(kind, topic)
+    except TopicNotAllowed as exc:
+        print(f"drain: error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     backoff = {"base_s": args.backoff_base_s, "cap_s": args.backoff_cap_s}
     policy = replace(
@@ -430,7 +448,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     sys.exit(main())

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from include.dlq.decision import Decision, GiveUp, Republish, Requeue
 from include.dlq.retry_topics import format_origin
+from include.slack_text import escape, link
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class DrainReport:
     waiting_partitions: list[str] = field(default_factory=list)  # stopped at a record not yet due
     depth: dict[str, int] = field(default_factory=dict)  # records left per input topic after the run
     batches: int = 0
+    payloads_removed: int = 0  # kept full payloads (DLQ_PAYLOAD_DIR) of settled dead letters, deleted
     examples: list[GaveUp] = field(default_factory=list)
     elapsed_s: float = 0.0
     timed_out: bool = False
@@ -124,19 +126,22 @@ class DrainReport:
         if not new:
             return None
         total = sum(actionable.values())
-        types = ", ".join(f"{t} {n:,}" + ("" if t in new else " (again)") for t, n in actionable.items())
+        # Error types, messages and topics come from the dead letters themselves: escaped for mrkdwn.
+        types = ", ".join(
+            f"{escape(t)} {n:,}" + ("" if t in new else " (again)") for t, n in actionable.items()
+        )
         quiet = sum(self.permanent_by_type.values()) - total
         also = f" (+{quiet:,} late_event, expected during a replay)" if quiet else ""
         lines = [
             f":rotating_light: DLQ retry: {total:,} dead letter{'s' if total != 1 else ''} from "
-            f"{self.dlq_topic} failed for good: {types}{also} · <{self.details_url()}|details>"
+            f"{escape(self.dlq_topic)} failed for good: {types}{also} · {link(self.details_url(), 'details')}"
         ]
         example = next((ex for ex in self.examples if ex.error_type in new), None)
         if example is not None:
             lines.append(
-                f"e.g. {example.origin} event {example.event_id or '?'}: {example.final_error_type}: "
-                f"{_one_line(example.message, 120)} ({example.reason}) · "
-                f"errors.dlq_errors WHERE run_id = '{self.run_id}'"
+                f"e.g. {escape(example.origin)} event {escape(example.event_id or '?')}: "
+                f"{escape(example.final_error_type)}: {escape(_one_line(example.message, 120))} "
+                f"({escape(example.reason)}) · errors.dlq_errors WHERE run_id = '{escape(self.run_id)}'"
             )
         return "\n".join(lines)
 

@@ -12,7 +12,7 @@ import importlib
 
 from include import config
 
-_MARKER = "DLQ_ALERT_ALERT_RATIO"
+_MARKER = "DLQ_PAYLOAD_RETENTION_DAYS"  # the newest DLQ setting
 
 
 def resolve() -> dict[str, str]:

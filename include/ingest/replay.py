@@ -10,8 +10,9 @@ Exit codes:
 
 - 0: every row is in the raw topic or the DLQ (dead letters are accounted for, hence success)
 - 1: accounting failed: some rows failed delivery or are unaccounted for (see the report)
-- 2: bad input, found before anything is published: a missing file or a directory, an empty file, not
-  an Avazu header, a truncated or corrupt gzip, hours out of order (``--sort`` fixes that), a bad or
+- 2: bad input, found before anything is published: a topic outside the allow-list of its kind
+  (``TOPIC_RAW``/``TOPIC_RAW_EXTRA``, ``TOPIC_DLQ``/``TOPIC_DLQ_EXTRA``), a missing file or a
+  directory, an empty file, not an Avazu header, a truncated or corrupt gzip, hours out of order (``--sort`` fixes that), a bad or
   empty hour range, bad arguments. Bad *rows* are not bad input: they are dead-lettered (exit 0).
 - 3: a service is unreachable or unprepared: Kafka, the schema registry, a missing topic or subject
 - 130: interrupted (Ctrl-C)
@@ -49,8 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="asap",
         help="asap (default), speed:F (F x event time; speed:60 = one Avazu hour per minute) or live",
     )
-    parser.add_argument("--topic", help="raw topic (default: setting TOPIC_RAW)")
-    parser.add_argument("--dlq-topic", help="dead-letter topic (default: setting TOPIC_DLQ)")
+    parser.add_argument("--topic", help="raw topic: TOPIC_RAW (the default) or one of TOPIC_RAW_EXTRA")
+    parser.add_argument(
+        "--dlq-topic", help="dead-letter topic: TOPIC_DLQ (the default) or one of TOPIC_DLQ_EXTRA"
+    )
     parser.add_argument(
         "--workers", type=int, help="sender processes for asap (default: one per partition, max 3)"
     )
@@ -110,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     if args.workers is not None and args.workers < 1:
         print(f"{prog}: error: --workers must be >= 1", file=sys.stderr)
+        return EXIT_INPUT
+    from include.kafka.topic_policy import TopicNotAllowed, check
+
+    try:
+        for kind, topic in (("raw", args.topic), ("dlq", args.dlq_topic)):
+            if topic is not None:
+                check(kind, topic)
+    except TopicNotAllowed as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
 
     from include.ingest.producer import ReplayError, ReplayOptions, replay

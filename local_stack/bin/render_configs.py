@@ -137,12 +137,24 @@ def substitute(src: Path, values: Mapping[str, str]) -> str:
     return NAME_PATTERN.sub(value, src.read_text())
 
 
-def render(sources: Mapping[str, Path], values: Mapping[str, str], out: Path) -> list[Path]:
+def uses_secret(src: Path) -> bool:
+    """The definition names a secret setting (a password, a key, the Slack webhook URL)."""
+    secrets = {s.name for s in config().SETTINGS if s.secret}
+    return is_template(src) and bool(secrets & set(NAME_PATTERN.findall(src.read_text())))
+
+
+def render(
+    sources: Mapping[str, Path], values: Mapping[str, str], out: Path, private_secrets: bool = False
+) -> list[Path]:
+    """Renders ``sources`` into ``out``; with ``private_secrets`` a file holding a secret is created
+    with mode 0600 (the others stay readable: PostgreSQL reads its config as its own user)."""
     written = []
     for rel, src in sources.items():
         dst = out / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if is_template(src):
+        if is_template(src) and private_secrets and uses_secret(src):
+            config().write_private(dst, substitute(src, values))
+        elif is_template(src):
             dst.write_text(substitute(src, values))
         else:
             shutil.copyfile(src, dst)
@@ -157,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.target == "local":
             out = Path(os.environ["RUN_DIR"]) / "conf"
-            files = render(local_sources(), local_values(os.environ), out)
+            files = render(local_sources(), local_values(os.environ), out, private_secrets=True)
         else:
             out = DOCKER
             files = render(compose_sources(), compose_values(), out)

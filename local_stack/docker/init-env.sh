@@ -15,17 +15,21 @@ env_file=${1:-$repo/.env}
 secrets=(
   PG_OWNER_PASSWORD PG_STREAM_WRITER_PASSWORD PG_DBT_PASSWORD PG_DASHBOARD_PASSWORD
   AIRFLOW_DB_PASSWORD REGISTRY_DB_PASSWORD AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET AIRFLOW_FERNET_KEY
+  REDIS_PASSWORD
   METABASE_ADMIN_PASSWORD
   PG_SUPERUSER_PASSWORD PG_METRICS_EXPORTER_PASSWORD METABASE_DB_PASSWORD GRAFANA_ADMIN_PASSWORD
 )
 
 if [[ ! -f $env_file ]]; then
-  if [[ -f $repo/.env.example ]]; then
-    cp "$repo/.env.example" "$env_file"
-  else
-    : >"$env_file"
-  fi
-  chmod 600 "$env_file"
+  # umask 077: created 0600, so its secrets are never readable by others, not even for a moment.
+  (
+    umask 077
+    if [[ -f $repo/.env.example ]]; then
+      cp "$repo/.env.example" "$env_file"
+    else
+      : >"$env_file"
+    fi
+  )
 fi
 
 current() { grep -E "^$1=" "$env_file" | tail -n 1 | cut -d= -f2- || true; }

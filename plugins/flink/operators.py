@@ -87,6 +87,7 @@ class FlinkResubmitIfDownOperator(_FlinkJobOperator):
 
         from include.config import param_or_setting
         from include.flink_jobs.common.state import latest_state
+        from include.slack_text import escape
         from plugins.flink.ensure import ensure_job
         from plugins.flink.hooks import FlinkRestHook
         from plugins.slack_alerts.notifiers import post_message
@@ -107,8 +108,8 @@ class FlinkResubmitIfDownOperator(_FlinkJobOperator):
         if result.submitted:
             origin = f"resumed from {result.restored_from}" if result.restored_from else "from scratch"
             post_message(
-                f":arrows_counterclockwise: Flink job `{self.job_name}` was {health.status} "
-                f"({health.detail}); resubmitted as `{result.job_id}`, {origin}."
+                f":arrows_counterclockwise: Flink job `{escape(self.job_name)}` was {health.status} "
+                f"({escape(health.detail)}); resubmitted as `{escape(result.job_id)}`, {escape(origin)}."
             )
         self.log.info("%s", result.message)
         return {"status": health.status, "action": "resubmitted", "job_id": result.job_id}

@@ -7,6 +7,8 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from include.slack_text import escape, link
+
 
 def error_line(exception: BaseException | str | None) -> str:
     """The line a traceback ends with (``Type: message``), cut to the message's first line."""
@@ -35,11 +37,17 @@ def external_url(url: str) -> str:
 
 
 def failure_message(context: dict[str, Any]) -> dict[str, Any]:
-    """The Slack payload for a failed task: DAG, task, run, try, the error's last line, log link."""
+    """The Slack payload for a failed task: DAG, task, run, try, the error's last line, log link.
+
+    Every value is escaped for mrkdwn (include/slack_text.py): a run id, a param echoed in the error
+    or a file name may hold ``<!channel>`` or a disguised link. The header is plain text, shown as is.
+    """
     ti = context["ti"]
-    dag_id, task_id, run_id = ti.dag_id, ti.task_id, ti.run_id
-    error = error_line(context.get("exception"))
-    log_url = external_url(getattr(ti, "log_url", "") or "")
+    raw_title = f"Task failed: {ti.dag_id}.{ti.task_id}"
+    dag_id, task_id, run_id = escape(ti.dag_id), escape(ti.task_id), escape(ti.run_id)
+    error = escape(error_line(context.get("exception")))
+    raw_log_url = external_url(getattr(ti, "log_url", "") or "")
+    log_url = escape(raw_log_url)
     text = (
         f":red_circle: Task failed: {dag_id}.{task_id}\n"
         f"run: {run_id}  try: {ti.try_number}\n"
@@ -53,10 +61,10 @@ def failure_message(context: dict[str, Any]) -> dict[str, Any]:
         {"type": "mrkdwn", "text": f"*Try*\n{ti.try_number}"},
     ]
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Task failed: {dag_id}.{task_id}"}},
+        {"type": "header", "text": {"type": "plain_text", "text": raw_title[:150]}},
         {"type": "section", "fields": fields},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*\n```{error}```"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"<{log_url}|Open the task log>"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": link(raw_log_url, "Open the task log")}},
     ]
     return {"text": text, "blocks": blocks}
 
@@ -97,7 +105,10 @@ def notify_failure(*, slack_webhook_conn_id: str = "slack_alerts") -> PipelineFa
 
 
 def post_message(text: str, *, slack_webhook_conn_id: str = "slack_alerts") -> None:
-    """Posts one plain message (operational news that is not a task failure, e.g. a job restart)."""
+    """Posts one plain message (operational news that is not a task failure, e.g. a job restart).
+
+    ``text`` is mrkdwn as given: its author escapes every value in it (include/slack_text.py).
+    """
     from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
     SlackWebhookHook(slack_webhook_conn_id=slack_webhook_conn_id).send(text=text)

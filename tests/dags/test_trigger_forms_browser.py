@@ -59,7 +59,7 @@ def ui(browser: Any, cfg: dict[str, str], bootstrapped: Any) -> Iterator[Any]:
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(cfg["AIRFLOW_URL"] + "/")
     page.wait_for_url("**/auth/login**")
-    page.get_by_label("Username").fill(cfg["AIRFLOW_ADMIN_USER"] or "admin")
+    page.get_by_label("Username").fill(cfg["AIRFLOW_ADMIN_USER"])
     page.get_by_label("Password").fill(cfg["AIRFLOW_ADMIN_PASSWORD"])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/auth/login" not in url)
@@ -76,8 +76,8 @@ def private(kafka_admin: Any, cfg: dict[str, str]) -> Iterator[dict[str, str]]:
 
     suffix = uuid.uuid4().hex[:8]
     names = {
-        "raw": f"form_test_raw_{suffix}",
-        "dlq": f"form_test_dlq_{suffix}",
+        "raw": f"scratch_raw_form_test_{suffix}",
+        "dlq": f"scratch_dlq_form_test_{suffix}",
         "group": f"form_test_{suffix}",
     }
     futures = kafka_admin.create_topics([NewTopic(names["raw"], 3, 1), NewTopic(names["dlq"], 1, 1)])
@@ -278,6 +278,8 @@ def test_replay_form(ui: Any, cfg: dict[str, str], airflow: Any, submitted: list
     assert airflow.xcom(dag_id, run["dag_run_id"], "validate")["first_hour"] == first_hour
 
     _bad_value(ui, cfg, airflow, dag_id, "from_hour", "2014-10-21", "does not match")
+    # A topic outside the allow-list (here the DLQ): refused in the form, nothing read or published.
+    _bad_value(ui, cfg, airflow, dag_id, "topic", cfg["TOPIC_DLQ"], "does not match")
 
 
 def test_daily_etl_form(ui: Any, cfg: dict[str, str], airflow: Any, submitted: list) -> None:
@@ -365,7 +367,7 @@ def test_dlq_alert_form(ui: Any, cfg: dict[str, str], airflow: Any, submitted: l
     assert _wait_for_state(ui, cfg, airflow, dag_id, run["dag_run_id"], {"success"}) == "success"
     measured = airflow.xcom(dag_id, run["dag_run_id"], "measure")
     # The private topics: what the replay test put there, no dead letter, nothing to post.
-    assert measured["raw_topic"].startswith("form_test_raw_"), measured
+    assert measured["raw_topic"].startswith("scratch_raw_form_test_"), measured
     assert (measured["dlq"], measured["level"]) == (0, "ok"), measured
     assert airflow.xcom(dag_id, run["dag_run_id"], "notify") is False
 

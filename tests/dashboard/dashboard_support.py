@@ -227,7 +227,9 @@ def insert_windows(table: str, rows: list[dict[str, Any]]) -> None:
 def clear_redis(cfg: dict[str, str], prefix: str) -> None:
     import redis
 
-    client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]))
+    client = redis.Redis(
+        host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), password=cfg["REDIS_PASSWORD"] or None
+    )
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         client.delete(*keys)

@@ -245,7 +245,9 @@ def test_live_page_reads_redis_first_then_postgresql(browser, streamlit_server, 
     import redis
 
     redis_rows = live_rows(datetime.now(UTC), scale=2)
-    client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]))
+    client = redis.Redis(
+        host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), password=cfg["REDIS_PASSWORD"] or None
+    )
     redis_cache.write(client, redis_rows, live_seed.prefix, ttl_ms=600_000)
     page.reload()
     page.get_by_text("Source: Redis", exact=False).first.wait_for(timeout=TIMEOUT_MS)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,8 +47,8 @@ def test_generate_missing_secrets_fills_only_empty_generated_ones(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text("PG_OWNER_PASSWORD=\nPG_DBT_PASSWORD=keep-me\nAIRFLOW_ADMIN_PASSWORD=admin\n")
     filled = config.generate_missing_secrets(env_file)
-    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-    assert filled == ["PG_OWNER_PASSWORD"]
+    values = config.read_env_file(env_file)
+    assert filled[0] == "PG_OWNER_PASSWORD" and "PG_DBT_PASSWORD" not in filled
     assert len(values["PG_OWNER_PASSWORD"]) >= 24
     assert values["PG_DBT_PASSWORD"] == "keep-me"
     assert config.generate_missing_secrets(env_file) == []
@@ -65,3 +68,32 @@ def test_airflow_connections_quote_passwords(monkeypatch):
 def test_unknown_setting_is_a_clear_error():
     with pytest.raises(KeyError, match="declare it in include/config.py"):
         config.get("NO_SUCH_SETTING")
+
+
+def test_a_fresh_env_gets_a_generated_airflow_admin_password(tmp_path):
+    env_file = tmp_path / ".env"
+    assert "AIRFLOW_ADMIN_PASSWORD" in config.generate_missing_secrets(env_file)
+    password = config.read_env_file(env_file)["AIRFLOW_ADMIN_PASSWORD"]
+    assert len(password) >= 24 and password != "admin"
+    assert config.insecure_settings(config.resolve(config.read_env_file(env_file))) == []
+
+
+def test_an_older_env_keeps_its_values_and_gets_the_secrets_added_since(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("PG_OWNER_PASSWORD=keep-me\nAIRFLOW_ADMIN_PASSWORD=admin\n")
+    filled = config.generate_missing_secrets(env_file)
+    values = config.read_env_file(env_file)
+    assert (values["PG_OWNER_PASSWORD"], values["AIRFLOW_ADMIN_PASSWORD"]) == ("keep-me", "admin")
+    assert "PG_DBT_PASSWORD" in filled and len(values["PG_DBT_PASSWORD"]) >= 24
+    assert config.generate_missing_secrets(env_file) == []
+
+
+def test_the_well_known_admin_password_still_works_but_is_warned_about(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("AIRFLOW_ADMIN_PASSWORD=admin\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "include.config", "--init-env", str(env_file)],
+        cwd=REPO, capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]},
+    )  # fmt: skip
+    assert "warning: AIRFLOW_ADMIN_PASSWORD is 'admin'" in result.stderr
+    assert config.read_env_file(env_file)["AIRFLOW_ADMIN_PASSWORD"] == "admin"

@@ -15,13 +15,14 @@ from include.dlq.retry_topics import retry_topic
 
 @contextmanager
 def topic_pairs(kafka_admin: Any, prefix: str) -> Iterator[Callable[[], tuple[str, str]]]:
-    """A factory of (``<prefix>_raw_<id>``, ``<prefix>_dlq_<id>``) pairs; at the end every topic made,
+    """A factory of (``scratch_raw_<prefix>_<id>``, ``scratch_dlq_<prefix>_<id>``) pairs (the scratch
+    namespace a DAG param may name, settings TOPIC_RAW_EXTRA / TOPIC_DLQ_EXTRA); at the end every topic made,
     retry topics included, is deleted, and so are the rows the drains stored for those DLQs."""
     created: list[str] = []
 
     def make() -> tuple[str, str]:
         suffix = uuid.uuid4().hex[:8]
-        raw, dlq = f"{prefix}_raw_{suffix}", f"{prefix}_dlq_{suffix}"
+        raw, dlq = f"scratch_raw_{prefix}_{suffix}", f"scratch_dlq_{prefix}_{suffix}"
         for future in kafka_admin.create_topics([NewTopic(raw, 3, 1), NewTopic(dlq, 1, 1)]).values():
             future.result(timeout=30)
         created.extend([raw, dlq, retry_topic(dlq, 1), retry_topic(dlq, 2)])

@@ -94,3 +94,35 @@ def test_exporter_down_alert_reaches_slack_and_a_resolved_alert_says_resolved(cf
         done["text"].strip(),
     ), done["text"]
     assert "ongoing" not in done["text"], "a resolved alert does not repeat the firing summary"
+
+
+def test_alert_text_from_labels_and_summaries_reaches_slack_escaped(cfg):
+    """A summary and a label value hold Slack controls (a scraped topic or job name can): the sink gets
+    them escaped, so Slack shows them as text instead of notifying the channel or hiding a link."""
+    sink = f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/messages"
+    api = f"http://{cfg['BIND_HOST']}:{cfg['ALERTMANAGER_PORT']}/api/v2/alerts"
+    check = f"SlackEscapeCheck_{uuid.uuid4().hex[:6]}"
+    started = time.time()
+
+    def post(ends_at: float) -> None:
+        alert = {
+            "labels": {"alertname": check, "job": "<!channel>", "severity": "info"},
+            "annotations": {"summary": "topic <!here> & <http://evil.example|click here>"},
+            "startsAt": _iso(started),
+            "endsAt": _iso(ends_at),
+        }
+        requests.post(api, json=[alert], timeout=10).raise_for_status()
+
+    post(started + 600)
+    deadline = time.monotonic() + 150
+    firing, resolved = [], []
+    while not resolved and time.monotonic() < deadline:
+        time.sleep(3)
+        if not firing and (firing := _attachments(sink, started, f"FIRING: {check}")):
+            post(time.time())
+        resolved = _attachments(sink, started, f"RESOLVED: {check}")
+    assert firing, f"no FIRING {check} reached the Slack sink"
+    assert firing[0]["text"].strip() == "topic &lt;!here&gt; &amp; &lt;http://evil.example|click here&gt;"
+    assert resolved, f"no RESOLVED {check} reached the Slack sink"
+    assert f"{check} job=&lt;!channel&gt; is back to normal" in resolved[0]["text"]
+    assert "<!" not in firing[0]["text"] + resolved[0]["text"]

@@ -8,6 +8,7 @@ replayed by the producer) and Flink-shaped ones built with ``include.ingest.even
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -196,7 +197,7 @@ def retried_failure(bootstrapped: Any, airflow: Any) -> dict[str, str]:
     """A run of dag_avazu_replay whose `replay` task fails with a retryable error (its raw topic does
     not exist), triggered as early as possible: with DEFAULT_ARGS retries=2 and their backoff it
     takes ~90 s, which the other tests of this module overlap. Checked by the last test."""
-    topic = f"dlq_test_missing_{uuid.uuid4().hex[:8]}"
+    topic = f"scratch_raw_missing_{uuid.uuid4().hex[:8]}"
     airflow.wait_for_dag("dag_avazu_replay")
     airflow.unpause("dag_avazu_replay")
     return {"run_id": airflow.trigger("dag_avazu_replay", {"topic": topic}), "topic": topic}
@@ -524,6 +525,35 @@ def test_dag_run_republishes_stores_and_posts_one_slack_summary(cfg, topics, reg
     assert ours["dlq_retry_repaired"].endswith(" 1") and ours["dlq_retry_read"].endswith(" 3"), ours
 
 
+def test_dag_run_prunes_kept_payloads_past_their_retention(cfg, topics, registered, airflow):
+    """Full payloads of over-long dead letters the retry never settled go after DLQ_PAYLOAD_RETENTION_DAYS."""
+    raw, dlq = topics()
+    kept = Path(cfg["DLQ_PAYLOAD_DIR"])
+    kept.mkdir(parents=True, exist_ok=True)
+    days = float(cfg["DLQ_PAYLOAD_RETENTION_DAYS"])
+    old, fresh = (kept / hashlib.sha256(uuid.uuid4().bytes).hexdigest() for _ in range(2))
+    stranger = kept / f"notes_{uuid.uuid4().hex[:8]}.txt"  # not a kept payload: never touched
+    for path in (old, fresh, stranger):
+        path.write_bytes(b"x" * 100)
+    past = time.time() - (days + 1) * 86400
+    for path in (old, stranger):
+        os.utime(path, (past, past))
+    conf = {"dlq_topic": dlq, "raw_topic": raw, "group_id": f"dlq_test_{uuid.uuid4().hex[:8]}"}
+    was_paused = airflow.wait_for_dag("dag_dlq_retry")["is_paused"]
+    try:
+        run_id, state = airflow.run_and_wait("dag_dlq_retry", conf, timeout=240)
+    finally:
+        airflow._call("PATCH", "/dags/dag_dlq_retry", json={"is_paused": was_paused})
+        fresh_existed, stranger_existed = fresh.exists(), stranger.exists()
+        fresh.unlink(missing_ok=True)
+        stranger.unlink(missing_ok=True)
+    assert state == "success", f"dag_dlq_retry run {run_id} ended {state}"
+    assert airflow.xcom("dag_dlq_retry", run_id, "drain")["payloads_pruned"] >= 1
+    assert not old.exists(), "a payload past its retention was kept"
+    assert fresh_existed, "a payload within its retention was removed"
+    assert stranger_existed, "a file that is not a kept payload was removed"
+
+
 def test_a_failed_task_posts_exactly_one_slack_message(cfg, airflow):
     """dag_avazu_replay with a missing file: validate fails without retries, the notifier posts once."""
     missing = f"data/raw/missing_{uuid.uuid4().hex[:8]}.csv"
@@ -541,6 +571,21 @@ def test_a_failed_task_posts_exactly_one_slack_message(cfg, airflow):
     assert "error: AirflowFailException: invalid replay request:" in text and missing in text
     log_line = next(line for line in text.splitlines() if line.startswith("log: "))
     assert log_line.startswith("log: http") and "dag_avazu_replay" in log_line
+
+
+def test_a_failure_message_shows_a_hostile_file_name_literally(cfg, airflow):
+    """The file param is echoed in the error line: Slack gets it escaped, no mention, no hidden link."""
+    hostile = f"data/raw/<!channel> <http://evil.example|click> {uuid.uuid4().hex[:8]}.csv"
+    run_id, state = airflow.run_and_wait("dag_avazu_replay", {"file": hostile}, timeout=240)
+    assert state == "failed"
+    deadline = time.monotonic() + 30
+    while not (payloads := sink_payloads(cfg, run_id)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(payloads) == 1, payloads
+    posted = json.dumps(payloads[0])
+    assert "<!channel>" not in posted and "<http:" not in posted.replace("<http://127", ""), posted
+    shown = str(Path(hostile)).replace("<", "&lt;").replace(">", "&gt;")  # as the error names the path
+    assert shown in payloads[0]["text"], payloads[0]["text"]
 
 
 # -- the alert -------------------------------------------------------------------------------
@@ -611,3 +656,25 @@ def test_a_retried_task_posts_one_slack_message_after_its_last_try(cfg, airflow,
     assert len(messages) == 1, messages
     assert "Task failed: dag_avazu_replay.replay" in messages[0] and "try: 3" in messages[0]
     assert f"ServiceError: topic '{retried_failure['topic']}' does not exist" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("param", "setting"),
+    [
+        pytest.param("dlq_topic", "TOPIC_RAW", id="raw-as-dlq"),
+        pytest.param("raw_topic", "TOPIC_DLQ", id="dlq-as-raw"),
+    ],
+)
+def test_retry_dag_refuses_a_topic_of_the_other_kind_and_creates_no_run(
+    airflow: Any, cfg: dict[str, str], param: str, setting: str
+) -> None:
+    from include.airflow_api import AirflowApiError
+
+    def runs() -> int:
+        return airflow._call("GET", "/dags/dag_dlq_retry/dagRuns", params={"limit": 1})["total_entries"]
+
+    before = runs()
+    with pytest.raises(AirflowApiError) as refused:
+        airflow.trigger("dag_dlq_retry", {param: cfg[setting]})
+    assert "-> 400" in str(refused.value) and f"Invalid input for param {param}" in str(refused.value)
+    assert runs() == before

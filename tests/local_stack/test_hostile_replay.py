@@ -150,6 +150,9 @@ def test_every_row_is_accounted_by_the_replay_and_the_dlq_retry_repairs_exact_by
         if dict(m.headers() or []).get("dlq-repairs")
     }
     assert repaired[bad[19].split(b",")[0].decode()] == b"trim_nbsp:site_id"
+    # The over-long line is settled (stored for good after its one attempt): its kept bytes are gone.
+    kept = Path(letters[41][1]["raw_ref"]["path"])
+    assert drained.payloads_removed >= 1 and not kept.exists(), f"{kept} outlived its dead letter"
 
 
 @pytest.mark.parametrize(

@@ -55,3 +55,19 @@ def test_stack_listens_on_loopback_only(bootstrapped, cfg):
         exposed.append(f"{procs[conn.pid].name()} (pid {conn.pid}) on {host}:{port}")
     assert listening >= 10, f"found only {listening} listening sockets: is the stack up?"
     assert not exposed, "listening beyond loopback: " + "; ".join(exposed)
+
+
+def test_every_fixed_port_is_a_setting(bootstrapped, cfg):
+    """Two stacks on one machine need nothing but a shifted .env: no port below the ephemeral range is
+    opened unless a *_PORT setting names it."""
+    configured = {int(v) for k, v in cfg.items() if k.endswith("_PORT") and v.isdigit()}
+    procs = {p.pid: p for p in _stack_processes(cfg)}
+    unconfigured = sorted(
+        f"{procs[c.pid].name()} (pid {c.pid}) on {c.laddr.ip}:{c.laddr.port}"
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+        and c.pid in procs
+        and c.laddr.port < EPHEMERAL_FROM
+        and c.laddr.port not in configured
+    )
+    assert not unconfigured, "fixed ports no setting declares: " + "; ".join(unconfigured)

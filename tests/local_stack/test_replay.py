@@ -88,7 +88,7 @@ def topics(kafka_admin, cfg) -> Iterator[Any]:
     created: list[str] = []
 
     def make(kind: str = "raw") -> str:
-        name = f"replay_test_{kind}_{uuid.uuid4().hex[:8]}"
+        name = f"scratch_{kind}_replay_test_{uuid.uuid4().hex[:8]}"
         spec = NewTopic(name, 3 if kind == "raw" else 1, 1)
         kafka_admin.create_topics([spec])[name].result(timeout=30)
         created.append(name)
@@ -283,6 +283,47 @@ def test_cli_replays_and_prints_the_accounting(cfg, topics):
     report = json.loads(result.stdout)
     assert report["rows_read"] == report["published"] == 100 and report["ok"] is True
     assert "rows read" in result.stderr and "OK" in result.stderr
+
+
+def _topic_ends(cfg: dict[str, str]) -> dict[str, int]:
+    return {
+        t: sum(high_watermarks(cfg["KAFKA_BOOTSTRAP_SERVERS"], t).values())
+        for t in (cfg["TOPIC_RAW"], cfg["TOPIC_DLQ"])
+    }
+
+
+@pytest.mark.parametrize(
+    ("flag", "topic", "kind"),
+    [
+        pytest.param("--topic", "ad_events_error", "raw", id="dlq-as-raw"),
+        pytest.param("--topic", "__consumer_offsets", "raw", id="internal-topic"),
+        pytest.param("--dlq-topic", "ad_events_raw", "dlq", id="raw-as-dlq"),
+    ],
+)
+def test_cli_refuses_a_topic_outside_its_allow_list_before_reading_anything(
+    bootstrapped, cfg, tmp_path, flag, topic, kind
+):
+    before = _topic_ends(cfg)
+    # A file that does not exist: the topic is refused before the file is even looked at.
+    result = _cli("--file", str(tmp_path / "never_opened.csv"), flag, topic)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"replay: error: topic {topic!r} is not an allowed {kind} topic: allowed are "
+        + ", ".join([cfg[f"TOPIC_{kind.upper()}"], cfg[f"TOPIC_{kind.upper()}_EXTRA"]])
+        + f" (settings TOPIC_{kind.upper()} and TOPIC_{kind.upper()}_EXTRA)"
+    ], result.stderr
+    assert _topic_ends(cfg) == before, "a refused replay published something"
+
+
+def test_dag_refuses_the_dlq_as_its_topic_and_creates_no_run(airflow, cfg):
+    from include.airflow_api import AirflowApiError
+
+    before = airflow._call("GET", "/dags/dag_avazu_replay/dagRuns", params={"limit": 1})["total_entries"]
+    with pytest.raises(AirflowApiError) as refused:
+        airflow.trigger("dag_avazu_replay", {"topic": cfg["TOPIC_DLQ"]})
+    assert "-> 400" in str(refused.value) and "Invalid input for param topic" in str(refused.value)
+    after = airflow._call("GET", "/dags/dag_avazu_replay/dagRuns", params={"limit": 1})["total_entries"]
+    assert after == before
 
 
 def _task_log(cfg: dict[str, str], run_id: str, task_id: str) -> str:

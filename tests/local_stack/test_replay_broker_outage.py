@@ -83,7 +83,7 @@ def test_broker_outage_mid_replay_loses_and_duplicates_nothing(bootstrapped, cfg
     bootstrap = cfg["KAFKA_BOOTSTRAP_SERVERS"]
     path = tmp_path / "outage_1m.csv"
     generate(path, ROWS, "14102600", 24, seed=4242, progress=False)
-    raw, dlq = f"replay_test_outage_{uuid.uuid4().hex[:8]}", f"replay_test_outage_dlq_{uuid.uuid4().hex[:8]}"
+    raw, dlq = f"scratch_raw_outage_{uuid.uuid4().hex[:8]}", f"scratch_dlq_outage_{uuid.uuid4().hex[:8]}"
     admin = _wait_for_broker(bootstrap)
     for name, parts in ((raw, 3), (dlq, 1)):
         admin.create_topics([NewTopic(name, parts, 1)])[name].result(timeout=30)

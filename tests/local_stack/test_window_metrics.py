@@ -130,7 +130,12 @@ def test_sample_replay_equals_oracle_and_bad_or_late_records_go_to_the_dlq(
             assert table_rows(pg_owner, run.table) == expected
 
             # Redis: every window row cached under the documented keys.
-            client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), decode_responses=True)
+            client = redis.Redis(
+                host=cfg["REDIS_HOST"],
+                port=int(cfg["REDIS_PORT"]),
+                password=cfg["REDIS_PASSWORD"] or None,
+                decode_responses=True,
+            )
             prefix = f"wm_test_{run.token}"
             for size in (60, 300):
                 starts = [int(s) for s in client.zrange(index_key(prefix, size), 0, -1)]

@@ -108,7 +108,9 @@ def isolated_run(
         with contextlib.suppress(Exception):
             import redis
 
-            client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]))
+            client = redis.Redis(
+                host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), password=cfg["REDIS_PASSWORD"] or None
+            )
             keys = list(client.scan_iter(match=f"wm_test_{token}:*", count=1000))
             if keys:
                 client.delete(*keys)

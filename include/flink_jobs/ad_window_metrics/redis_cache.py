@@ -162,9 +162,31 @@ def make_udf(url: str, prefix: str, ttl_ms: int) -> Any:
     return udf(cache, result_type=DataTypes.BIGINT(), func_type="pandas", deterministic=False)
 
 
+def with_password(url: str, password: str | None) -> str:
+    """``url`` with ``password`` in it, unless it carries credentials already or there is none."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not password or "@" in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=f":{quote(password, safe='')}@{parts.netloc}"))
+
+
 def register(t_env: Any, *, url: str, prefix: str, ttl_ms: int) -> None:
-    """Register the UDF as ``cache_windows_in_redis``; this module travels with it (pickled by value)."""
+    """Register the UDF as ``cache_windows_in_redis``; this module travels with it (pickled by value).
+
+    The Redis password is added here, in the submitting client, from ADEVENTS_REDIS_PASSWORD (set by
+    spec.py's JobSpec env) or the REDIS_PASSWORD setting: job arguments show in the Flink UI and in
+    process lists, so the job's --redis-url names only the host.
+    """
+    import os
+
     import cloudpickle
+
+    from include import config
+
+    password = os.environ.get("ADEVENTS_REDIS_PASSWORD") or config.get("REDIS_PASSWORD")
+    url = with_password(url, password)
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     t_env.get_config().set("python.fn-execution.bundle.time", "500")

@@ -1,8 +1,8 @@
 """How this job is submitted: its file, the arguments taken from the settings, its secrets.
 
 Airflow-free so the DAGs, tests, benchmarks and a shell submit the same job the same way.
-Database credentials go to the job as environment variables of the submitting client, not as
-program arguments, so they never show in the Flink UI's job configuration.
+Database and Redis credentials go to the job as environment variables of the submitting client, not
+as program arguments, so they never show in the Flink UI's job configuration or a process list.
 """
 
 from __future__ import annotations
@@ -43,5 +43,6 @@ def job_spec() -> JobSpec:
         env=(
             ("ADEVENTS_JDBC_USER", cfg["PG_STREAM_WRITER_USER"]),
             ("ADEVENTS_JDBC_PASSWORD", cfg["PG_STREAM_WRITER_PASSWORD"]),
+            ("ADEVENTS_REDIS_PASSWORD", cfg["REDIS_PASSWORD"]),
         ),
     )

@@ -130,3 +130,28 @@ def test_the_retry_reads_the_dlq_and_one_topic_per_failed_attempt_but_the_last()
         "ad_events_error_retry_2": 2,
     }
     assert topic_levels("ad_events_error", 1) == {"ad_events_error": 0}
+
+
+def test_dead_letter_values_in_the_digests_are_shown_literally(monkeypatch):
+    """Error types, messages and topics come from the dead letters: a mention or a link in them is text."""
+    monkeypatch.setenv("AIRFLOW_EXTERNAL_URL", "https://airflow.example.org")
+    report = DrainReport("cli-1", "scratch_dlq_x", "ad_events_raw", "dlq_retry")
+    report._gave_up(
+        SimpleNamespace(
+            permanent=PermanentRow(
+                ("scratch_dlq_x", 0, 1), "<!channel>", "{}", "<!here>", "first", None, 3, None, "producer",
+                None, None, None, "<!here>", "see <http://evil.example|click> & pay", "attempts_exhausted",
+            )
+        )
+    )  # fmt: skip
+    digest = report.slack_text(nothing_reported)
+    alert = DlqRate(
+        "raw", "dlq", 3600, 10, 10, 0.001, 0.01, {"<!channel>": 10},
+        [{"error_type": "<!here>", "source": "producer", "event_id": "1", "error_message": "<http://evil|x>"}], 10,
+    ).slack_text()  # fmt: skip
+    for text in (digest, alert):
+        assert text is not None
+        assert "<!" not in text and "<http://evil" not in text, text
+    assert "event &lt;!channel&gt;: &lt;!here&gt;: see &lt;http://evil.example|click&gt; &amp; pay" in digest
+    assert "&lt;!channel&gt; 10" in alert and "&lt;http://evil|x&gt;" in alert
+    assert "<https://airflow.example.org/dags/dag_dlq_retry|details>" in digest  # our own link still works

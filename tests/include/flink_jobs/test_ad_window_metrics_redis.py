@@ -36,7 +36,12 @@ def _row(size: int, minute: int, dimension: str = "all", value: str = "", impres
 
 @pytest.fixture
 def client(cfg):
-    client = redis.Redis(host=cfg["REDIS_HOST"], port=int(cfg["REDIS_PORT"]), decode_responses=True)
+    client = redis.Redis(
+        host=cfg["REDIS_HOST"],
+        port=int(cfg["REDIS_PORT"]),
+        password=cfg["REDIS_PASSWORD"] or None,
+        decode_responses=True,
+    )
     prefix = f"wm_unit_{uuid.uuid4().hex[:8]}"
     yield client, prefix
     keys = list(client.scan_iter(match=f"{prefix}:*"))

@@ -70,3 +70,20 @@ def test_the_log_link_opens_the_ui_where_people_reach_it(monkeypatch):
     link = "https://airflow.example.org/dags/dag_x/runs/manual__1/tasks/load"
     assert message["text"].endswith(f"log: {link}")
     assert message["blocks"][-1]["text"]["text"] == f"<{link}|Open the task log>"
+
+
+def test_hostile_values_in_a_failure_are_shown_literally():
+    """A run id, a file name in the error or a param can carry Slack controls: none of them works."""
+    context = _context(ValueError("file: data/raw/<!channel> <http://evil.example|click>.csv not found"))
+    context["ti"].run_id = "manual__<!here>"
+    message = failure_message(context)
+    mrkdwn = [message["text"]] + [
+        t["text"] for b in message["blocks"][1:] for t in [b.get("text") or {}, *b.get("fields", [])] if t
+    ]
+    for text in mrkdwn:
+        assert "<!channel>" not in text and "<!here>" not in text and "<http://evil" not in text, text
+    assert "&lt;!channel&gt; &lt;http://evil.example|click&gt;.csv" in message["text"]
+    assert "manual__&lt;!here&gt;" in message["text"]
+    # The header is plain text (Slack shows it as written), the log link still a link.
+    assert message["blocks"][0]["text"]["type"] == "plain_text"
+    assert message["blocks"][-1]["text"]["text"].startswith("<http") and "|Open the task log>" in mrkdwn[-1]
