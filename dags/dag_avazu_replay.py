@@ -2,7 +2,7 @@
 ### Avazu replay
 
 Replays an Avazu file (or an hour range of it) into Kafka: every row validated against the registered
-event schema and published to `ad_events_raw` with its `schema_id` header, or dead-lettered to
+event schema and published to `ad_events_raw` with the headers naming its registered schema, or dead-lettered to
 `ad_events_error` with the reason. Trigger it from the UI ("Trigger DAG w/ config") or the REST API.
 
 | param | meaning |

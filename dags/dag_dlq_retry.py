@@ -9,7 +9,7 @@ validation against the registered schema:
 
 | outcome | where it goes |
 | --- | --- |
-| valid after repair | republished to `ad_events_raw` with the `schema_id` header, like the producer |
+| valid after repair | republished to `ad_events_raw` with the schema headers (`apicurio.value.contentId`, `__value_schema_id`), like the producer |
 | still invalid, attempts left | `ad_events_error_retry_<n>`, waits for retry *n+1* |
 | still invalid after the 3rd attempt, or a non-retryable type (`late_event`, `flink_logic`) | `errors.dlq_errors`; new actionable types in a Slack digest |
 

@@ -7,7 +7,7 @@ changes nothing and says so.
 | task | what it ensures |
 | --- | --- |
 | `create_kafka_topics` | `ad_events_raw` (3 partitions) and `ad_events_error` (DLQ), with retention (include/kafka/topics.py) |
-| `register_event_schema` | the event JSON Schema under `ad_events_raw-value`, compatibility BACKWARD |
+| `register_event_schema` | the raw topic's record JSON Schema (events and markers) under `ad_events_raw-value` and the dead-letter JSON Schema under `ad_events_error-value`, compatibility BACKWARD |
 | `apply_db_migrations` | versioned SQL in include/db/migrations (schemas realtime, analytics, errors; group roles) |
 | `ensure_db_logins` | one login per component, from the `pipeline_db_*` connections, in its least-privilege group |
 | `report` | what exists now, returned as XCom and logged |
@@ -62,13 +62,16 @@ def dag_platform_bootstrap() -> None:
     @task
     def register_event_schema() -> dict[str, Any]:
         from include import config
-        from include.schema_registry import EVENT_SCHEMA_PATH, ensure_subject
+        from include.schema_registry import DEAD_LETTER_SCHEMA_PATH, EVENT_SCHEMA_PATH, ensure_subject
         from plugins.schema_registry.hooks import SchemaRegistryHook
 
-        subject = config.get("SCHEMA_SUBJECT")
-        outcome = ensure_subject(SchemaRegistryHook().client, subject, EVENT_SCHEMA_PATH.read_text())
+        client = SchemaRegistryHook().client
+        subject, dlq_subject = config.get("SCHEMA_SUBJECT"), config.get("DLQ_SCHEMA_SUBJECT")
+        outcome = ensure_subject(client, subject, EVENT_SCHEMA_PATH.read_text())
         print(f"subject {subject}: {outcome}")
-        return {"subject": subject, **outcome}
+        dlq_outcome = ensure_subject(client, dlq_subject, DEAD_LETTER_SCHEMA_PATH.read_text())
+        print(f"subject {dlq_subject}: {dlq_outcome}")
+        return {"subject": subject, **outcome, "dead_letter": {"subject": dlq_subject, **dlq_outcome}}
 
     @task
     def apply_db_migrations() -> dict[str, Any]:
@@ -103,7 +106,13 @@ def dag_platform_bootstrap() -> None:
     def report(
         topics: dict[str, str], schema: dict[str, Any], migrations: dict[str, Any], logins: dict[str, str]
     ) -> dict[str, Any]:
-        outcomes = [*topics.values(), schema["schema"], schema["compatibility"], *logins.values()]
+        dlq = schema["dead_letter"]
+        outcomes = [
+            *topics.values(),
+            *(s["schema"] for s in (schema, dlq)),
+            *(s["compatibility"] for s in (schema, dlq)),
+            *logins.values(),
+        ]
         changes = sum(not o.startswith("unchanged") for o in outcomes) + len(migrations["applied"])
         summary = {
             "topics": topics,

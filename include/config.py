@@ -93,7 +93,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Local registry's Quarkus management interface (health, metrics); cannot be switched off.",
     ),
     Setting("SCHEMA_REGISTRY_HEAP", "384m", "Heap of the local registry."),
-    Setting("SCHEMA_SUBJECT", "ad_events_raw-value", "Subject of the event JSON Schema."),
+    Setting(
+        "SCHEMA_SUBJECT",
+        "ad_events_raw-value",
+        "Subject of the raw topic's record JSON Schema (events and markers).",
+    ),
+    Setting("DLQ_SCHEMA_SUBJECT", "ad_events_error-value", "Subject of the dead-letter record JSON Schema."),
     # Flink
     Setting("FLINK_REST_URL", "http://127.0.0.1:8081", "Flink REST API / web UI."),
     Setting("FLINK_REST_PORT", "8081", "Local JobManager REST port."),

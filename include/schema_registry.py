@@ -33,6 +33,7 @@ from confluent_kafka.schema_registry.common._httpx_compat import httpx
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 EVENT_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "ad_event.schema.json"
+DEAD_LETTER_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "dead_letter.schema.json"
 _T = TypeVar("_T")
 
 
@@ -133,13 +134,53 @@ def ensure_subject(
     if existing:
         outcome.update(schema="unchanged", schema_id=existing.id, version=existing.version)
     else:
-        client.register(subject, schema)
+        try:
+            client.register(subject, schema)
+        except SchemaRegistryError as exc:
+            latest = client.latest(subject)
+            if exc.http_status_code != 409 or latest is None or not only_adds_markers(latest.schema, schema):
+                raise
+            _register_marker_variant(client, subject, schema, compatibility)
         # Registration answers with the id only; the lookup also gives the version.
         registered = client.lookup(subject, schema)
         if registered is None:
             raise RegistryError(f"{subject}: registered, but the registry cannot find it again")
         outcome.update(schema="registered", schema_id=registered.id, version=registered.version)
     return outcome
+
+
+def only_adds_markers(registered: str, new: str) -> bool:
+    """Whether ``new`` is ``registered`` plus the marker variant, and nothing else.
+
+    Such a version accepts every record ``registered`` accepts (its event variant *is* the old
+    schema) and the markers besides: backward compatible by construction. Apicurio's checker still
+    refuses it, because it compares schemas syntactically and the root changes from an object
+    schema to a conditional one ("Subschema type changed at /").
+    """
+    from include.ingest.events import MARKER_PROPERTY, event_schema
+
+    old, candidate = json.loads(registered), json.loads(new)
+    if "if" in old or "if" not in candidate or MARKER_PROPERTY not in candidate.get("properties", {}):
+        return False
+    variant = event_schema(candidate)
+    if variant is candidate:
+        return False
+    return _without_annotations(variant) == _without_annotations(old)
+
+
+def _without_annotations(schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k not in ("title", "description", "$comment")}
+
+
+def _register_marker_variant(
+    client: SchemaRegistryClient, subject: str, schema: str, compatibility: str
+) -> None:
+    """Registers a version :func:`only_adds_markers` vouches for, with the subject's rule lifted for it."""
+    client.set_compatibility(subject, "NONE")
+    try:
+        client.register(subject, schema)
+    finally:
+        client.set_compatibility(subject, compatibility)
 
 
 def _json_schema(text: str) -> confluent.Schema:

@@ -49,6 +49,7 @@ from include.dlq.retry_topics import (
 from include.dlq.rows import HistoryRow, PermanentRow
 from include.ingest.events import original_payload
 from include.kafka.partitioner import partition_of
+from include.schema_headers import schema_headers
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def _republish(rules: RetryRules, origin: Origin, number: int, result: Repaired)
     """Key, partition, value and headers exactly as the producer publishes, plus the retry's own."""
     target = partition_of(result.key, rules.raw_partitions)
     headers: list[Header] = [
-        ("schema_id", str(rules.schema_id).encode()),
+        *schema_headers(rules.schema_id),
         ("content-type", b"application/json"),
         (HDR_ORIGIN, format_origin(origin).encode()),
         (HDR_ATTEMPT, str(number).encode()),

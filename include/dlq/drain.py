@@ -25,7 +25,7 @@ commit transactionally, write the PostgreSQL rows. An error type in ``DLQ_RETRY_
 a record that is not dead-letter JSON) is stored as permanent at once. Otherwise, when due: the
 repair rules, then the producer's parsing and validation (:mod:`include.dlq.attempt`). Valid ->
 republished to the raw topic exactly as the producer would (key = event id, partition
-``crc32(key) % partitions``, header ``schema_id``) plus ``dlq-origin`` / ``dlq-attempt`` /
+``crc32(key) % partitions``, the schema headers of include/schema_headers.py) plus ``dlq-origin`` / ``dlq-attempt`` /
 ``dlq-repairs``. Invalid -> re-enqueued one level up, or, after the last attempt, stored in
 ``errors.dlq_errors``. Every attempt is one row of ``errors.retry_history``.
 

@@ -43,6 +43,7 @@ from include.ingest.events import (
     check_event,
     compile_validator,
     encode_row,
+    event_schema,
     with_storage_bounds,
 )
 from include.ingest.records import RowError
@@ -98,7 +99,8 @@ class _Property:
 class ColumnValidator:
     """Validates events a column at a time; the compiled reference validator has the last word.
 
-    :param schema: the event JSON Schema as registered (a dict).
+    :param schema: the record JSON Schema as registered (a dict); events are checked against its
+        event variant (:func:`~include.ingest.events.event_schema`).
     ``fast`` is False when the schema uses a keyword the column checks do not implement; then
     :meth:`suspects` names every row and the reference validator checks each one.
     """
@@ -108,7 +110,7 @@ class ColumnValidator:
         self._properties: dict[str, _Property] = {}
         self._required: frozenset[str] = frozenset()
         self._closed = False
-        self.fast = self._compile(with_storage_bounds(schema))
+        self.fast = self._compile(with_storage_bounds(event_schema(schema)))
 
     def _compile(self, schema: dict[str, Any]) -> bool:
         if set(schema) - _TOP_LEVEL - _ANNOTATIONS or schema.get("type", "object") != "object":

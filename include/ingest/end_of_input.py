@@ -1,6 +1,7 @@
 """Watermark markers: watermark-only records the replayer adds to the raw topic.
 
-A marker (header ``adevents-heartbeat``, value ``{"event_time": T}``) moves its partition's
+A marker (header ``adevents-heartbeat``, value ``{"marker":"watermark","event_time":T}``, the
+marker variant of the raw topic's registered schema) moves its partition's
 watermark in the streaming job to ``T - delay`` and is otherwise ignored. The replayer sends three
 kinds, always with a ``T`` no later event of that partition is older than (rows go out in
 event-time order):
@@ -20,9 +21,9 @@ follow the clock, and a marker ahead of the clock would make the next live event
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 HEARTBEAT_HEADER = "adevents-heartbeat"
@@ -42,11 +43,22 @@ def end_of_input_time(last_hour_start_ms: int) -> int:
 
 
 def marker_value(event_time_ms: int) -> bytes:
-    return json.dumps({"event_time": event_time_ms}).encode()
+    """The marker's JSON: ``marker`` makes it one by the schema alone; the job reads ``event_time``."""
+    return b'{"marker":"watermark","event_time":%d}' % event_time_ms
 
 
-def send_markers(kafka_conf: dict[str, Any], topic: str, partitions: int, event_time_ms: int) -> None:
-    """Publishes one marker to each of ``partitions`` partitions of ``topic`` and waits for the acks."""
+def send_markers(
+    kafka_conf: dict[str, Any],
+    topic: str,
+    partitions: int,
+    event_time_ms: int,
+    schema_headers: Sequence[tuple[str, bytes]] = (),
+) -> None:
+    """Publishes one marker to each of ``partitions`` partitions of ``topic`` and waits for the acks.
+
+    ``schema_headers`` (:func:`include.schema_headers.schema_headers`) name the topic's registered
+    schema, which has the marker variant; the heartbeat header is what the streaming job looks at.
+    """
     from confluent_kafka import Producer
 
     failures: list[str] = []
@@ -57,11 +69,9 @@ def send_markers(kafka_conf: dict[str, Any], topic: str, partitions: int, event_
 
     conf = {k: v for k, v in kafka_conf.items() if k != "on_delivery"}
     producer = Producer({**conf, "linger.ms": 0})
-    value = marker_value(event_time_ms)
+    value, headers = marker_value(event_time_ms), [*MARKER_HEADERS, *schema_headers]
     for partition in range(partitions):
-        producer.produce(
-            topic, value=value, partition=partition, headers=MARKER_HEADERS, on_delivery=on_delivery
-        )
+        producer.produce(topic, value=value, partition=partition, headers=headers, on_delivery=on_delivery)
     remaining = producer.flush(60)
     if remaining or failures:
         raise RuntimeError(
@@ -70,10 +80,16 @@ def send_markers(kafka_conf: dict[str, Any], topic: str, partitions: int, event_
     log.info("watermark markers at event time %d on %d partition(s) of %s", event_time_ms, partitions, topic)
 
 
-def wake_up(kafka_conf: dict[str, Any], topic: str, partitions: int, first_event_ms: int) -> None:
+def wake_up(
+    kafka_conf: dict[str, Any],
+    topic: str,
+    partitions: int,
+    first_event_ms: int,
+    schema_headers: Sequence[tuple[str, bytes]] = (),
+) -> None:
     """Wake-up markers at the first row's time, then a pause; a failure only costs a warning."""
     try:
-        send_markers(kafka_conf, topic, partitions, first_event_ms)
+        send_markers(kafka_conf, topic, partitions, first_event_ms, schema_headers)
     except Exception as exc:  # the rows themselves go out regardless
         log.warning("%s: rows of partitions read last may arrive behind the watermark", exc)
         return

@@ -80,6 +80,34 @@ def load_schema(path: str | os.PathLike[str] = SCHEMA_PATH) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
+MARKER_PROPERTY = "marker"
+_MARKER_CONDITION = {"required": [MARKER_PROPERTY]}
+_BRANCH_ANNOTATIONS = frozenset({"title", "description", "$comment"})
+
+
+def event_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The event variant of a record schema: what a record without ``marker`` must satisfy.
+
+    The registered schema describes every record of the raw topic, events and markers (``if`` the
+    record has ``marker`` ``then`` the marker's rules, ``else`` the event's). Everything that
+    validates an *event* (producer, DLQ retry, batch) wants the ``else`` branch merged into the
+    top level: for a record without ``marker`` it accepts exactly what the whole schema accepts,
+    yet it is a plain object schema, so the producer's column checks keep their fast path, and
+    ``marker`` leaves the properties, so an event carrying one is a schema error instead of a
+    marker in disguise. A schema of any other shape (an older registered version) is returned
+    unchanged.
+    """
+    if schema.get("if") != _MARKER_CONDITION or not isinstance(schema.get("else"), dict):
+        return schema
+    branch = schema["else"]
+    if set(branch) - {"required"} - _BRANCH_ANNOTATIONS:
+        return schema
+    out = {k: v for k, v in schema.items() if k not in ("if", "then", "else")}
+    out["required"] = [*schema.get("required", []), *branch.get("required", [])]
+    out["properties"] = {k: v for k, v in (schema.get("properties") or {}).items() if k != MARKER_PROPERTY}
+    return out
+
+
 def with_storage_bounds(schema: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``schema`` whose properties also carry :data:`STORAGE_BOUNDS` (the tighter bound wins).
 
@@ -101,11 +129,12 @@ def with_storage_bounds(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def compile_validator(schema: dict[str, Any]) -> Validator:
-    """Compile ``schema`` once; the returned function gives None or ``(message, field)`` per event.
+    """Compile the event variant of ``schema`` (:func:`event_schema`) once; the returned function gives None or ``(message, field)`` per event.
 
     Messages name the field ("click must be one of [0, 1]"), with fastjsonschema's ``data`` root
     renamed to ``event``.
     """
+    schema = event_schema(schema)
     validate = fastjsonschema.compile(with_storage_bounds(schema))
     invalid = fastjsonschema.JsonSchemaValueException
     known = set(schema.get("properties", {}))

@@ -28,6 +28,8 @@ class ReplayOptions:
     :param push_interval_s: seconds between two metric pushes while running (default 5).
     :param kafka_overrides: producer settings over ``PRODUCER_DEFAULTS``
         (:mod:`include.ingest.kafka_producer`).
+    :param subject: / :param dlq_subject: registry subjects of the raw and DLQ records (default
+        ``SCHEMA_SUBJECT`` / ``DLQ_SCHEMA_SUBJECT``).
     :param end_of_input: after a complete, non-live replay, publish the end-of-input markers that let
         the streaming job close the last windows (:mod:`include.ingest.end_of_input`).
     """
@@ -45,6 +47,7 @@ class ReplayOptions:
     bootstrap_servers: str | None = None
     registry_url: str | None = None
     subject: str | None = None
+    dlq_subject: str | None = None
     pushgateway_url: str | None = None
     price_model_path: str | None = None
     kafka_overrides: dict[str, Any] = field(default_factory=dict)

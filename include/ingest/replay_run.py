@@ -3,7 +3,7 @@
 1. The input is checked first (:mod:`include.ingest.replay_input`): a bad file or an empty range
    fails before any service is contacted.
 2. The services: the latest schema of the subject from the registry (every row is validated against
-   *that* schema), the topics' partition counts, and the offsets the run starts at (for the lookup
+   *that* schema; its id and the DLQ subject's go into every record's headers), the topics' partition counts, and the offsets the run starts at (for the lookup
    of unconfirmed rows). A failure here is a :class:`ServiceError`: nothing was sent, a retry is safe.
 3. The parent process reads the file (one hour buffered, so event times are known), cuts it into
    blocks (:mod:`include.ingest.blocks`) and hands them to the senders
@@ -43,6 +43,7 @@ from include.ingest.replay_options import ReplayOptions, new_replay_id
 from include.ingest.sender_pool import STATS_INTERVAL_S, InProcessSender, SenderPool, default_workers
 from include.kafka.errors import KafkaServiceError
 from include.kafka.metadata import topic_partitions
+from include.schema_headers import schema_headers
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class ReplayTarget:
     bootstrap: str
     registry_url: str
     subject: str
+    dlq_subject: str
     pushgateway: str
 
     @classmethod
@@ -74,6 +76,7 @@ class ReplayTarget:
             bootstrap=options.bootstrap_servers or cfg["KAFKA_BOOTSTRAP_SERVERS"],
             registry_url=options.registry_url or cfg["SCHEMA_REGISTRY_URL"],
             subject=options.subject or cfg["SCHEMA_SUBJECT"],
+            dlq_subject=options.dlq_subject or cfg["DLQ_SCHEMA_SUBJECT"],
             pushgateway=cfg["PUSHGATEWAY_URL"]
             if options.pushgateway_url is None
             else options.pushgateway_url,
@@ -86,6 +89,7 @@ class Services:
 
     schema_id: int
     schema: dict[str, Any]
+    dlq_schema_id: int
     partitions: int  # of the raw topic
     start_offsets: dict[str, dict[int, int]]  # raw and DLQ topic: partition -> next offset at the start
 
@@ -117,6 +121,7 @@ def connect(target: ReplayTarget) -> Services:
 
     try:
         schema_id, schema = fetch_schema(target.registry_url, target.subject)
+        dlq_schema_id, _ = fetch_schema(target.registry_url, target.dlq_subject)
     except RegistryError as exc:
         raise ServiceError(str(exc)) from None
     validator = ColumnValidator(schema)  # fail here, once, if the registered schema does not compile
@@ -132,7 +137,7 @@ def connect(target: ReplayTarget) -> Services:
     start_offsets = {
         name: high_watermarks(target.bootstrap, name) for name in (target.topic, target.dlq_topic)
     }
-    return Services(schema_id, schema, partitions, start_offsets)
+    return Services(schema_id, schema, dlq_schema_id, partitions, start_offsets)
 
 
 class _Run:
@@ -169,7 +174,7 @@ class _Run:
         pacer = Pacer(options.pace, first_event_ms, time.monotonic(), int(time.time() * 1000))
         sender_args = (
             self.kafka_conf, target.topic, target.dlq_topic, services.schema_id, services.schema, model, pacer,
-            str(target.path), services.start_offsets,
+            str(target.path), services.start_offsets, services.dlq_schema_id,
         )  # fmt: skip
         if self.workers == 1:
             self.senders: InProcessSender | SenderPool = InProcessSender(
@@ -179,7 +184,13 @@ class _Run:
             self.senders = SenderPool(self.workers, sender_args, flush_timeout_s, partitions)
         if first.hour is not None:
             # After the senders exist (forking after a librdkafka client is created is unsafe).
-            wake_up(self.kafka_conf, target.topic, partitions, first_event_ms + pacer.time_offset_ms)
+            wake_up(
+                self.kafka_conf,
+                target.topic,
+                partitions,
+                first_event_ms + pacer.time_offset_ms,
+                schema_headers(services.schema_id),
+            )
 
     def tick(self) -> None:
         current = self.senders.totals()
@@ -253,6 +264,7 @@ class _Run:
                 self.target.topic,
                 self.services.partitions,
                 end_of_input_time(last_hour_start),
+                schema_headers(self.services.schema_id),
             )
         except Exception as exc:  # every event is delivered; only the closing of the last windows waits
             log.warning("%s: the last windows close with the next replay instead", exc)

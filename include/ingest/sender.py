@@ -2,8 +2,9 @@
 
 One per worker process (or one in-process for paced replays). Encoding is
 :mod:`include.ingest.columnar` (parse, economics, validation against the *registered* schema, JSON);
-valid rows go to the raw topic with headers ``schema_id`` (decimal) and ``content-type``, bad rows go
-to the DLQ as dead-letter records (``source: producer``). Delivery accounting, waiting and recovery
+valid rows go to the raw topic with the headers naming their registered schema
+(:mod:`include.schema_headers`) and ``content-type``, bad rows go to the DLQ as dead-letter records
+(``source: producer``) naming the DLQ subject's schema the same way. Delivery accounting, waiting and recovery
 are the :class:`~include.ingest.kafka_producer.AccountedProducer`'s.
 """
 
@@ -26,6 +27,7 @@ from include.ingest.events import dead_letter_for, truncate_dead_letter
 from include.ingest.kafka_producer import AccountedProducer
 from include.ingest.pacing import Pacer
 from include.ingest.records import RowError
+from include.schema_headers import schema_headers
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,16 @@ class Sender(AccountedProducer):
         pacer: Pacer | None,
         source_file: str,
         start_offsets: dict[str, dict[int, int]] | None = None,
+        dlq_schema_id: int | None = None,
     ) -> None:
         self.dlq_topic = dlq_topic
         self.pacer = pacer if pacer is not None and pacer.pace.paced else None
-        self.headers = [("schema_id", str(schema_id).encode()), ("content-type", b"application/json")]
+        self.headers = [*schema_headers(schema_id), ("content-type", b"application/json")]
+        self._marker_headers = [*MARKER_HEADERS, *schema_headers(schema_id)]
+        self._dlq_headers = [
+            *(schema_headers(dlq_schema_id) if dlq_schema_id is not None else ()),
+            ("content-type", b"application/json"),
+        ]
         self._source_file = source_file.encode()
         offset = pacer.time_offset_ms if pacer is not None else 0
         self.encoder = BlockEncoder(ColumnValidator(schema), model, time_offset_ms=offset)
@@ -106,7 +114,7 @@ class Sender(AccountedProducer):
         value = json.dumps(record).encode()
         if len(value) > self._dlq_limit:
             value = json.dumps(truncate_dead_letter(record, self._payload_dir)).encode()
-        headers = [("content-type", b"application/json"), ("source_file", self._source_file)]
+        headers = [*self._dlq_headers, ("source_file", self._source_file)]
         if error.line_no is not None:
             headers.append(("line_no", str(error.line_no).encode()))
         if error.event_time is not None:  # the row's event-time slot: a repaired retry keeps its time
@@ -154,5 +162,5 @@ class Sender(AccountedProducer):
         value = marker_value(event_time)
         for partition in sorted(self.owned_partitions | self._marked_partitions):
             self._produce(
-                self.topic, value, None, partition, headers=MARKER_HEADERS, on_delivery=self._on_marker
+                self.topic, value, None, partition, headers=self._marker_headers, on_delivery=self._on_marker
             )

@@ -20,6 +20,7 @@ def test_bootstrap_twice_second_run_changes_nothing(bootstrapped, airflow, cfg):
     assert report["migrations"]["applied"] == []
     assert set(report["topics"]) == {cfg["TOPIC_RAW"], cfg["TOPIC_DLQ"]}
     assert report["schema"]["subject"] == cfg["SCHEMA_SUBJECT"]
+    assert report["schema"]["dead_letter"]["subject"] == cfg["DLQ_SCHEMA_SUBJECT"]
 
 
 def test_bootstrap_dag_is_documented_in_the_ui(airflow):

@@ -35,6 +35,7 @@ from include.dlq.drain import DrainOptions, drain
 from include.dlq.report import DrainReport
 from include.ingest.events import dead_letter
 from include.ingest.producer import ReplayOptions, replay
+from include.schema_headers import schema_id_of
 from include.schema_registry import SchemaRegistryClient
 
 pytestmark = pytest.mark.integration
@@ -266,7 +267,7 @@ def test_every_error_type_is_republished_or_stored_with_its_attempts(
     for msg in republished:
         event, headers = json.loads(msg.value()), dict(msg.headers())
         assert not list(validator.iter_errors(event))
-        assert headers["schema_id"] == str(registered.id).encode() and msg.key() == event["event_id"].encode()
+        assert schema_id_of(msg.headers()) == registered.id and msg.key() == event["event_id"].encode()
         assert headers["dlq-origin"].decode().startswith(f"{dlq}:0:") and headers["dlq-attempt"] == b"1"
         if event["event_id"] in ids:  # a CSV row keeps its event-time slot (the producer's event_time header)
             assert event["event_time"] == HOUR_START_MS + ids.index(event["event_id"]) * 36_000

@@ -7,7 +7,12 @@ import uuid
 
 import pytest
 
-from include.schema_registry import EVENT_SCHEMA_PATH, SchemaRegistryClient, ensure_subject
+from include.schema_registry import (
+    DEAD_LETTER_SCHEMA_PATH,
+    EVENT_SCHEMA_PATH,
+    SchemaRegistryClient,
+    ensure_subject,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +27,27 @@ def test_event_schema_registered_with_backward_compatibility(bootstrapped, clien
     assert latest is not None
     assert json.loads(latest.schema) == json.loads(EVENT_SCHEMA_PATH.read_text())
     assert client.compatibility(cfg["SCHEMA_SUBJECT"]) == "BACKWARD"
+    dead_letters = client.latest(cfg["DLQ_SCHEMA_SUBJECT"])
+    assert dead_letters is not None
+    assert json.loads(dead_letters.schema) == json.loads(DEAD_LETTER_SCHEMA_PATH.read_text())
+    assert client.compatibility(cfg["DLQ_SCHEMA_SUBJECT"]) == "BACKWARD"
+
+
+def test_upgrade_adds_the_marker_variant_to_the_previous_event_schema(client):
+    """A subject holding the event-only schema takes the marker variant, and nothing looser."""
+    subject = f"smoke-{uuid.uuid4().hex[:8]}-value"
+    current = json.loads(EVENT_SCHEMA_PATH.read_text())
+    previous = {k: v for k, v in current.items() if k not in ("if", "then", "else")}
+    previous["properties"] = {k: v for k, v in current["properties"].items() if k != "marker"}
+    previous["required"] = current["else"]["required"]
+    ensure_subject(client, subject, json.dumps(previous))
+    # Markers plus a stricter event (click may only be 0): no free pass past the compatibility rule.
+    stricter = {**current, "properties": {**current["properties"], "click": {"type": "integer", "enum": [0]}}}
+    with pytest.raises(Exception, match="409|ncompatib"):
+        ensure_subject(client, subject, json.dumps(stricter))
+    upgraded = ensure_subject(client, subject, json.dumps(current))
+    assert upgraded["schema"] == "registered" and upgraded["version"] == 2
+    assert client.compatibility(subject) == "BACKWARD"
 
 
 def test_register_and_fetch_by_id(client):

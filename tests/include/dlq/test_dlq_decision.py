@@ -242,7 +242,8 @@ CASES = {
             "kind": "republish",
             "to": (RAW, RAW_PARTITION, b"42", EVENT),
             "headers": [
-                ("schema_id", b"7"),
+                ("apicurio.value.contentId", b"\x00\x00\x00\x00\x00\x00\x00\x07"),
+                ("__value_schema_id", b"\x00\x00\x00\x00\x07"),
                 ("content-type", b"application/json"),
                 ("dlq-origin", f"{DLQ}:1:5".encode()),
                 ("dlq-attempt", b"1"),
@@ -257,7 +258,8 @@ CASES = {
         {
             "kind": "republish",
             "headers": [
-                ("schema_id", b"7"),
+                ("apicurio.value.contentId", b"\x00\x00\x00\x00\x00\x00\x00\x07"),
+                ("__value_schema_id", b"\x00\x00\x00\x00\x07"),
                 ("content-type", b"application/json"),
                 ("dlq-origin", f"{DLQ}:1:5".encode()),
                 ("dlq-attempt", b"1"),

@@ -10,7 +10,9 @@ import orjson
 import pytest
 
 from include.ingest.avazu_reader import read_avazu
+from include.ingest.columnar import ColumnValidator
 from include.ingest.economics import PriceModel, load_price_model
+from include.ingest.end_of_input import marker_value
 from include.ingest.events import (
     SCHEMA_PATH,
     Validator,
@@ -19,10 +21,13 @@ from include.ingest.events import (
     dead_letter_for,
     encode_live_event,
     encode_row,
+    event_schema,
     load_schema,
     to_event,
+    truncate_dead_letter,
 )
 from include.ingest.records import AvazuRow, RowError
+from include.schema_registry import DEAD_LETTER_SCHEMA_PATH
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +54,55 @@ def test_schema_file_is_draft07_and_closed(schema: dict) -> None:
     jsonschema.Draft7Validator.check_schema(schema)
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
     assert schema["additionalProperties"] is False
-    assert set(schema["required"]) <= set(schema["properties"])
+    assert set(event_schema(schema)["required"]) <= set(schema["properties"])
     assert SCHEMA_PATH.name == "ad_event.schema.json"
+
+
+def test_markers_are_the_schema_variant_with_a_marker_property(schema: dict, sample_events: list) -> None:
+    independent = jsonschema.Draft7Validator(schema)
+    marker = orjson.loads(marker_value(1413936000000))
+    assert marker == {"marker": "watermark", "event_time": 1413936000000}
+    assert list(independent.iter_errors(marker)) == []
+    # A marker is exactly its two properties: nothing of an event rides along unvalidated.
+    assert not independent.is_valid({**marker, "click": 1})
+    assert not independent.is_valid({"marker": "watermark"})
+    assert not independent.is_valid({"marker": "stop", "event_time": 1})
+    # The replay's old marker shape is neither an event nor a marker.
+    assert not independent.is_valid({"event_time": 1413936000000})
+    event = sample_events[0][0]
+    assert independent.is_valid(event)
+    assert not independent.is_valid({**event, "marker": "watermark"})
+
+
+def test_event_validators_check_the_event_variant(
+    schema: dict, validator: Validator, sample_events: list
+) -> None:
+    events_only = event_schema(schema)
+    assert "marker" not in events_only["properties"] and "if" not in events_only
+    assert set(events_only["required"]) == set(schema["else"]["required"])
+    event = sample_events[0][0]
+    assert validator(event) is None
+    # An event carrying a marker is an error of the event, not a marker in disguise.
+    assert validator({**event, "marker": "watermark"}) is not None
+    assert validator(orjson.loads(marker_value(1))) is not None
+    # Kept fast: the producer's column checks understand the event variant (no row-by-row fallback).
+    assert ColumnValidator(schema).fast
+    assert event_schema(events_only) == events_only
+
+
+def test_dead_letters_validate_against_the_dead_letter_schema(tmp_path: Path) -> None:
+    dlq_schema = load_schema(DEAD_LETTER_SCHEMA_PATH)
+    jsonschema.Draft7Validator.check_schema(dlq_schema)
+    independent = jsonschema.Draft7Validator(dlq_schema)
+    record = dead_letter(b"1,\xff\xfe", "parsing", "bad", source="producer", topic="t", event_id="7")
+    assert list(independent.iter_errors(record)) == []
+    big = truncate_dead_letter(dead_letter(b"x" * 5000, "schema", "m", source="producer"), str(tmp_path))
+    assert list(independent.iter_errors(big)) == []
+    # The streaming job's dead letters: the same keys minus the producer's raw_payload_b64/raw_ref.
+    flink = {k: v for k, v in record.items() if k not in ("raw_payload_b64", "raw_ref")}
+    assert list(independent.iter_errors({**flink, "source": "flink", "partition": 2, "offset": 9})) == []
+    assert not independent.is_valid({**record, "error_type": "other"})
+    assert not independent.is_valid({k: v for k, v in record.items() if k != "error_timestamp"})
 
 
 def test_sample_gives_100_schema_valid_events(sample_events: list, schema: dict, sample_path: Path) -> None:
@@ -60,7 +112,7 @@ def test_sample_gives_100_schema_valid_events(sample_events: list, schema: dict,
     rows = [r for r in read_avazu(sample_path) if isinstance(r, AvazuRow)]
     for (event, payload), row in zip(sample_events, rows, strict=True):
         assert list(independent.iter_errors(event)) == []
-        assert set(event) == set(schema["properties"])
+        assert set(event) == set(event_schema(schema)["properties"])
         assert orjson.loads(payload) == event
         assert event["event_id"] == row.values[0] and event["event_time"] == row.event_time
         assert event["campaign_id"] == str(event["C17"]) and event["creative_id"] == str(event["C14"])
