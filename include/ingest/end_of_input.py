@@ -42,6 +42,10 @@ def end_of_input_time(last_hour_start_ms: int) -> int:
     return last_hour_start_ms + 3_600_000 + JOB_WATERMARK_DELAY_MS - 1
 
 
+MARKER_PROPERTY = "marker"
+"""The property that makes a record a marker in the raw topic's schema (events never have it)."""
+
+
 def marker_value(event_time_ms: int) -> bytes:
     """The marker's JSON: ``marker`` makes it one by the schema alone; the job reads ``event_time``."""
     return b'{"marker":"watermark","event_time":%d}' % event_time_ms

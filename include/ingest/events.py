@@ -21,6 +21,7 @@ import orjson
 
 from include.ingest.avazu_reader import COL
 from include.ingest.economics import PriceModel
+from include.ingest.end_of_input import MARKER_PROPERTY
 from include.ingest.records import AvazuRow, ErrorType, RowError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "ad_event.schema.json"
@@ -80,7 +81,6 @@ def load_schema(path: str | os.PathLike[str] = SCHEMA_PATH) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-MARKER_PROPERTY = "marker"
 _MARKER_CONDITION = {"required": [MARKER_PROPERTY]}
 _BRANCH_ANNOTATIONS = frozenset({"title", "description", "$comment"})
 

@@ -43,7 +43,9 @@ from collections.abc import Sequence
 
 from include import archive
 from include import metrics_contract as contract
-from include.ingest.end_of_input import HEARTBEAT_HEADER  # one name for the producer and the job
+
+# One name for the producer and the job.
+from include.ingest.end_of_input import HEARTBEAT_HEADER, MARKER_PROPERTY
 
 # (property, JSON type) of the event schema, in schema order: job.py and the tests read them from
 # include/schemas/ad_event.schema.json with :func:`schema_properties`.
@@ -57,10 +59,12 @@ _NEEDED = (
 
 
 def schema_properties(schema: dict) -> list[tuple[str, str]]:
-    """``(name, json type)`` of every property of a JSON Schema, in order (``["string","null"]``
-    becomes ``"string|null"``)."""
+    """``(name, json type)`` of every event property of a JSON Schema, in order (``["string","null"]``
+    becomes ``"string|null"``); the watermark markers' own property is not one."""
     out = []
     for name, spec in schema["properties"].items():
+        if name == MARKER_PROPERTY:
+            continue  # markers are told apart by their header (heartbeat), never by a column
         kind = spec.get("type", "string")
         out.append((name, "|".join(kind) if isinstance(kind, list) else kind))
     missing = [n for n in _NEEDED if n not in dict(out)]
