@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from stock_consumer_support import consume_stock
 from window_metrics_support import (
     HEARTBEAT_LEAD_MS,
     cancel_job,
@@ -113,6 +114,9 @@ def test_sample_replay_equals_oracle_and_bad_or_late_records_go_to_the_dlq(
             }
             schema_ids = {d["event_id"] for d in dead if d["error_type"] == "schema"}
             assert schema_ids == {f"90000000000000000{i}" for i in range(1, 5)}
+            # The job's dead letters name their registered schema: a stock client reads each one.
+            stock = consume_stock(cfg["KAFKA_BOOTSTRAP_SERVERS"], cfg["SCHEMA_REGISTRY_URL"], run.dlq_topic)
+            assert sorted(value["error_type"] for _, value in stock) == ["parsing"] * 4 + ["schema"] * 4
 
             # Late: valid events an hour behind the watermark -> DLQ late_event, windows unchanged.
             late = [_event(f"80000000000000000{i}", stats.max_event_time - 3_600_000) for i in range(3)]

@@ -66,7 +66,12 @@ class IsolatedRun:
         return f"wm_test_{self.token}"
 
     def job_args(self, **extra: str) -> list[str]:
+        from include import config
+        from include.schema_registry import fetch_schema
+
+        cfg = config.resolve()
         args = {
+            "--dlq-schema-id": str(fetch_schema(cfg["SCHEMA_REGISTRY_URL"], cfg["DLQ_SCHEMA_SUBJECT"])[0]),
             "--source-topic": self.topic,
             "--dlq-topic": self.dlq_topic,
             "--sink-table": self.table,

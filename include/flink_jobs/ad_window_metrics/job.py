@@ -39,6 +39,8 @@ Arguments (all optional):
   --parallelism N             Default: 1 (one subtask already uses more than a core: docs/benchmarks.md)
   --pipeline-name NAME        Flink job name, also the transactional-id prefix of the DLQ writer (one
                               running job per name). Default: FLINK_JOB_NAME (ad_window_metrics)
+  --dlq-schema-id N           registry id of the dead-letter schema: each dead letter carries the
+                              headers naming it (include/schema_headers.py). Default 0: no headers
   --blackhole-sinks           the same SQL into blackhole sinks (benchmarks: the cost of the sinks)
   --explain                   print the statements and the optimized plan, submit nothing
 
@@ -115,6 +117,7 @@ def parse_args(argv: list[str] | None = None, cfg: dict[str, str] | None = None)
     p.add_argument("--checkpoint-interval", type=duration_ms, default=duration_ms("10 s"))
     p.add_argument("--parallelism", type=int, default=1)
     p.add_argument("--pipeline-name", default=cfg["FLINK_JOB_NAME"])
+    p.add_argument("--dlq-schema-id", type=int, default=0)
     p.add_argument("--blackhole-sinks", action="store_true")
     p.add_argument("--explain", action="store_true")
     args = p.parse_args(argv)
@@ -191,7 +194,7 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
     ]
     if args.blackhole_sinks:  # the same queries, nothing leaves the job
         ddl += [sql.blackhole_sink_ddl("metrics_sink", sql.metrics_sink_columns()),
-                sql.blackhole_sink_ddl("dlq_sink", sql.DLQ_COLUMNS)]  # fmt: skip
+                sql.blackhole_sink_ddl("dlq_sink", sql.dlq_columns(bool(args.dlq_schema_id)))]  # fmt: skip
     else:
         ddl += [
             sql.jdbc_sink_ddl(
@@ -206,11 +209,12 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
                 topic=args.dlq_topic,
                 bootstrap_servers=args.bootstrap_servers,
                 transactional_id_prefix=f"{args.pipeline_name}-dlq",
+                with_headers=bool(args.dlq_schema_id),
             ),
         ]
     inserts = [
         f"INSERT INTO metrics_sink SELECT {', '.join(sql.METRICS_COLUMNS)} FROM window_metrics",
-        f"INSERT INTO dlq_sink {sql.dlq_query()}",
+        f"INSERT INTO dlq_sink {sql.dlq_query(schema_id=args.dlq_schema_id or None)}",
     ]
     if args.archive_uri:
         if args.blackhole_sinks:

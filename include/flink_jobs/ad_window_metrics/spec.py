@@ -22,6 +22,9 @@ def jdbc_url(cfg: dict[str, str]) -> str:
 
 
 def job_spec() -> JobSpec:
+    # Here, not at the top: job.py imports this module in Flink's Python, which has no registry client.
+    from include.schema_registry import fetch_schema
+
     cfg = config.resolve()
     if not JOB_FILE.exists():
         raise FileNotFoundError(f"streaming job not found at {JOB_FILE}")
@@ -39,6 +42,9 @@ def job_spec() -> JobSpec:
             jdbc_url(cfg),
             "--pipeline-name",
             cfg["FLINK_JOB_NAME"],
+            # Looked up at each submission: a re-registered schema gets a new id.
+            "--dlq-schema-id",
+            str(fetch_schema(cfg["SCHEMA_REGISTRY_URL"], cfg["DLQ_SCHEMA_SUBJECT"])[0]),
         ),
         env=(
             ("ADEVENTS_JDBC_USER", cfg["PG_STREAM_WRITER_USER"]),

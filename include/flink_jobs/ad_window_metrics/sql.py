@@ -46,6 +46,7 @@ from include import metrics_contract as contract
 
 # One name for the producer and the job.
 from include.ingest.end_of_input import HEARTBEAT_HEADER, MARKER_PROPERTY
+from include.schema_headers import schema_headers
 
 # (property, JSON type) of the event schema, in schema order: job.py and the tests read them from
 # include/schemas/ad_event.schema.json with :func:`schema_properties`.
@@ -409,10 +410,26 @@ def blackhole_sink_ddl(table: str, columns: str) -> str:
     return f"CREATE TEMPORARY TABLE {table} (\n{columns}\n) WITH ('connector' = 'blackhole')"
 
 
-def dlq_sink_ddl(table: str, *, topic: str, bootstrap_servers: str, transactional_id_prefix: str) -> str:
+HEADERS_COLUMN = "headers"
+
+
+def dlq_columns(with_headers: bool) -> str:
+    """The dead letter's fields, then (``with_headers``) the record's Kafka headers."""
+    return DLQ_COLUMNS + (f",\n    {HEADERS_COLUMN} MAP<STRING, BYTES>" if with_headers else "")
+
+
+def dlq_sink_ddl(
+    table: str,
+    *,
+    topic: str,
+    bootstrap_servers: str,
+    transactional_id_prefix: str,
+    with_headers: bool = False,
+) -> str:
     """The dead-letter record as JSON, written exactly once (Kafka transactions per checkpoint).
 
-    Its fields: docs/design.md "Dead-letter contract".
+    Its fields: docs/design.md "Dead-letter contract". ``with_headers``: each record also carries
+    the headers :func:`dlq_query` gives it (the Kafka connector's writable ``headers`` metadata).
 
     Null fields are written as ``null`` so every record has every key, like the producer's.
     Consumers must read with ``isolation.level=read_committed`` to see each dead letter once.
@@ -427,16 +444,26 @@ def dlq_sink_ddl(table: str, *, topic: str, bootstrap_servers: str, transactiona
         "format": "json",
         "json.encode.ignore-null-fields": "false",
     }
+    headers = f",\n    {HEADERS_COLUMN} MAP<STRING, BYTES> METADATA" if with_headers else ""
     return f"""CREATE TEMPORARY TABLE {table} (
-{DLQ_COLUMNS}
+{DLQ_COLUMNS}{headers}
 ) WITH (
     {_with(options)}
 )"""
 
 
-def dlq_query(classified: str = "classified_events") -> str:
+def schema_headers_expr(schema_id: int) -> str:
+    """The headers naming the dead-letter schema ``schema_id``, as a SQL constant (include/schema_headers.py:
+    the same bytes the producer and the DLQ retry send, so stock deserializers find the schema)."""
+    pairs = ", ".join(f"{_quote(name)}, X'{value.hex()}'" for name, value in schema_headers(schema_id))
+    return f"CAST(MAP[{pairs}] AS MAP<STRING, BYTES>)"
+
+
+def dlq_query(classified: str = "classified_events", schema_id: int | None = None) -> str:
     """``parsing``, ``schema`` and ``late_event`` dead letters (docs/design.md): the record's value as
-    read (decoded here, on the few dead letters, not in the view every record goes through)."""
+    read (decoded here, on the few dead letters, not in the view every record goes through); with
+    ``schema_id``, the headers that name the dead-letter schema registered under that id."""
+    headers = f",\n    {schema_headers_expr(schema_id)} AS {HEADERS_COLUMN}" if schema_id else ""
     return f"""SELECT
     DECODE({PAYLOAD_COLUMN}, 'UTF-8') AS raw_payload,
     error_type,
@@ -448,7 +475,7 @@ def dlq_query(classified: str = "classified_events") -> str:
     kafka_topic AS topic,
     kafka_partition AS `partition`,
     kafka_offset AS `offset`,
-    event_id
+    event_id{headers}
 FROM {classified}
 WHERE error_type IN ('parsing', 'schema', 'late_event')"""
 
