@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.fullrun_chaos import Chaos, alerts_since
 from bench.fullrun_progress import Progress
 from bench.fullrun_resources import (
     GB,
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-interval", type=float, default=3.0, help="seconds between memory samples")
     parser.add_argument(
         "--keep-work", action="store_true", help="keep the generated file and oracle database"
+    )
+    parser.add_argument(
+        "--chaos",
+        action="store_true",
+        help="kill the TaskManager, restart Kafka and PostgreSQL, kill the Airflow scheduler, once each, "
+        "at random moments (results key chaos; bench/fullrun_chaos.py)",
     )
     return parser
 
@@ -189,6 +196,7 @@ class FullRun:
         self.backfill: Any = None
         self.airflow: Any = None
         self.oracle: Any = None
+        self.chaos: Chaos | None = None
         self.offsets_before: dict[int, int] = {}
         self.topic_bytes_before = 0
 
@@ -407,6 +415,8 @@ class FullRun:
                 if job_id and now - last_progress > 5:
                     last_progress = now
                     done = self.oracle.events_until(mark) if mark else 0
+                    if self.chaos:
+                        self.chaos.progress("stream", done / max(rows, 1))
                     note = f"job watermark {_utc(mark):%m-%d %H:%M}" if mark else "job watermark: none yet"
                     if replay_s is None:
                         try:
@@ -508,6 +518,8 @@ class FullRun:
             done = [r for r in runs if r["state"] in stack.TERMINAL]
             running = [r for r in runs if r["state"] not in stack.TERMINAL]
             note = f"building {_run_day(running[0])}" if running else ""
+            if self.chaos:
+                self.chaos.progress("etl", (len(done) + 0.5 * bool(running)) / len(days))
             self.progress.update(len(done), note)
             if len(runs) >= len(days) and not running:
                 break
@@ -657,8 +669,14 @@ class FullRun:
                     "UTC days (hours 00..23) and would wait for the missing hours"
                 )
             self.log(f"    {rows:,} rows, {len(hours)} hours, {_span(days)}")
+            if args.chaos:
+                self.chaos = Chaos(cfg, plan.get("seed") or int(days[0].strftime("%Y%m%d")), self.log)
             report = self.replay_and_stream(plan["file"], rows, hours[0][0], hours[-1][0])
+            if self.chaos:
+                self.chaos.finish_stage("stream")
             etl_days = self.etl(days, rows)
+            if self.chaos:
+                self.chaos.finish_stage("etl")
             self.log("==> checks")
             started = time.monotonic()
             self.progress.stage("checks: windows vs oracle")
@@ -716,9 +734,38 @@ class FullRun:
         }
         self.result["targets"] = self._targets(len(days))
         key = "full" if rows >= FULL_ROWS else "full_small"
+        if self.chaos:
+            key = "chaos"
+            faults = self.chaos.results()
+            alerts = self._alerts_resolved()
+            self.result.update(
+                faults=faults,
+                alerts=alerts,
+                faults_survived=all(f["fired"] and f["recovered"] for f in faults),
+                alerts_resolved=all(a["resolved"] for a in alerts.values()),
+            )
+            self.result["all_checks_ok"] = (
+                self.result["all_checks_ok"]
+                and self.result["faults_survived"]
+                and self.result["alerts_resolved"]
+            )
         self.write_results(key)
         self.summary(key)
         return 0 if self.result["all_checks_ok"] else 1
+
+    def _alerts_resolved(self, wait_s: float = 600.0) -> dict[str, dict[str, Any]]:
+        """The alerts about the pipeline that reached Slack during the run; waits for each to resolve
+        (Alertmanager repeats a resolution within its group interval)."""
+        deadline = time.monotonic() + wait_s
+        self.progress.stage("checks: alerts")
+        while True:
+            alerts = alerts_since(self.cfg, self.started_at, self.cfg["FLINK_JOB_NAME"])
+            pending = sorted(name for name, a in alerts.items() if not a["resolved"])
+            if not pending or time.monotonic() > deadline:
+                self.log(f"    alerts during the run: {alerts or 'none'}")
+                return alerts
+            self.progress.update(note=f"waiting for {', '.join(pending)} to resolve")
+            time.sleep(15)
 
     def _memory(self) -> dict[str, Any]:
         assert self.sampler is not None
@@ -817,6 +864,14 @@ class FullRun:
         for name in ("equal_to_oracle", "marts_equal", "marts_equal_windows", "default_partitions_empty",
                      "accounting_ok", "etl_succeeded"):  # fmt: skip
             self.log(f"    {name:<26} {'yes' if r[name] else 'NO'}")
+        for fault in r.get("faults", []):
+            outcome = f"recovered in {fault['recovery_s']} s" if fault.get("recovered") else "NOT recovered"
+            self.log(
+                f"    chaos {fault['fault']:<20} {fault['stage']:<7} {outcome if fault['fired'] else 'never fired'}"
+            )
+        for name, alert in r.get("alerts", {}).items():
+            self.log(f"    alert {name}: {alert['firing_messages']} firing message(s), "
+                     f"{'resolved' if alert['resolved'] else 'NOT resolved'}")  # fmt: skip
         for day, m in r["marts"].items():
             for diff in m["differences"][:3]:
                 self.log(f"      marts {day}: {diff}")
