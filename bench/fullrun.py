@@ -401,6 +401,10 @@ class FullRun:
                         raise UserError("the replay failed: " + " | ".join(tail) + " (run make status)")
                     if code not in (0, 1):
                         raise RuntimeError(f"the replay exited {code}; see {replay_log}")
+                    if code == 1:
+                        # Rows unaccounted: the replay sent no end-of-input markers, so the stream
+                        # would wait for the rest until the timeout. Say what is missing now.
+                        raise RunAborted(_incomplete_replay(report_file, replay_log))
                     self.progress.stage("stream", rows, started=started)
                 # A failed job is resubmitted from its checkpoint by dag_flink_health: wait for it.
                 try:
@@ -920,6 +924,21 @@ class FullRun:
         if interrupted:
             self.log("    events already published stay in Kafka and the job processes them: the next run "
                      "starts at the first day after them")  # fmt: skip
+
+
+def _incomplete_replay(report_file: Path, replay_log: Path) -> str:
+    """Why a replay that exited 1 cannot be measured: its accounting, or its log's last lines."""
+    try:
+        report = json.loads(report_file.read_text().strip().splitlines()[-1])
+    except (OSError, IndexError, json.JSONDecodeError):
+        tail = replay_log.read_text(errors="replace").strip().splitlines()[-3:]
+        return "the replay exited 1 without a report: " + " | ".join(tail)
+    return (
+        f"the replay did not account for every row ({report.get('rows_read', 0):,} read, "
+        f"{report.get('published', 0):,} published, {report.get('dead_lettered', 0):,} dead-lettered, "
+        f"{report.get('failed', 0):,} failed, {report.get('unaccounted', 0):,} unaccounted), so it sent "
+        f"no end-of-input markers and the windows cannot complete; see {replay_log}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

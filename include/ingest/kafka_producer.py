@@ -8,6 +8,9 @@
 - Rows whose delivery ends unconfirmed (timed out, or purged from a replaced client) may or may not
   be in the topic: they are looked up by key and sent again only if absent
   (:mod:`include.ingest.redelivery`), for up to ``RECOVERY_ROUNDS`` rounds at the end.
+- Every row is held (:class:`Outstanding`) until its delivery report comes. A replaced client may
+  never report some of its rows (seen in a run that restarted the broker under load: 1,256 rows
+  vanished from the accounting); those join the unconfirmed rows instead of being forgotten.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import time
 from collections.abc import Iterable
 from functools import partial
+from itertools import count
 from typing import Any
 
 from include.ingest.accounting import Counters
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 # stuck. Generous next to librdkafka's 30 s request timeout, so a slow broker is never mistaken for it.
 STALL_S = 90.0
 RECOVERY_ROUNDS = 3
+# How long a replaced client may take to report the rows it purged; rows it has not reported by
+# then are looked up by key like any other unconfirmed row.
+PURGE_REPORT_WAIT_S = 30.0
 
 # Throughput and outage survival; any of them can be overridden with ReplayOptions.kafka_overrides.
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -43,6 +50,56 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "queue.buffering.max.messages": 200_000,
     "queue.buffering.max.kbytes": 262_144,
 }
+
+
+class Outstanding:
+    """Rows handed to the client whose delivery report has not come yet, so none can be forgotten.
+
+    Raw rows are held by key (event ids are unique; a repeated id is counted, and the copies are
+    looked up by that key like the rest). Dead letters, which may have no key, by a sequence number.
+    """
+
+    def __init__(self) -> None:
+        self.raw: dict[bytes, tuple[bytes, int, list[tuple[str, bytes]]]] = {}
+        self.repeats: dict[bytes, int] = {}
+        self.dlq: dict[int, Unconfirmed] = {}
+        self._seq = count()
+
+    def add_raw(self, key: bytes, value: bytes, partition: int, headers: list[tuple[str, bytes]]) -> None:
+        if key in self.raw:
+            self.repeats[key] = self.repeats.get(key, 0) + 1
+        self.raw[key] = (value, partition, headers)
+
+    def settle_raw(self, key: bytes) -> None:
+        repeats = self.repeats.get(key)
+        if repeats:
+            if repeats == 1:
+                del self.repeats[key]
+            else:
+                self.repeats[key] = repeats - 1
+        else:
+            self.raw.pop(key, None)
+
+    def add_dlq(self, row: Unconfirmed) -> int:
+        seq = next(self._seq)
+        self.dlq[seq] = row
+        return seq
+
+    def __len__(self) -> int:
+        return len(self.raw) + sum(self.repeats.values()) + len(self.dlq)
+
+    def take(self, topic: str, reason: str) -> list[Unconfirmed]:
+        """Every row still held, as unconfirmed rows (raw rows of ``topic``), and forget them."""
+        rows = [
+            Unconfirmed(topic, partition, key, value, headers, f"raw: {reason}")
+            for key, (value, partition, headers) in self.raw.items()
+            for _ in range(1 + self.repeats.get(key, 0))
+        ]
+        for row in self.dlq.values():
+            row.reason = f"dlq: {reason}"
+            rows.append(row)
+        self.raw, self.repeats, self.dlq = {}, {}, {}
+        return rows
 
 
 class AccountedProducer:
@@ -62,6 +119,7 @@ class AccountedProducer:
         self.producer = self._new_producer()
         self._start_offsets = start_offsets
         self._unconfirmed: list[Unconfirmed] = []
+        self.outstanding = Outstanding()
         self._last_report = time.monotonic()
         self._waiting_since: float | None = None
         self._recovering = False
@@ -83,6 +141,7 @@ class AccountedProducer:
 
     def _on_raw(self, err: Any, msg: Any) -> None:
         self._last_report = time.monotonic()
+        self.outstanding.settle_raw(msg.key())
         c = self.counters
         if err is None:
             c.published += 1
@@ -93,8 +152,9 @@ class AccountedProducer:
         else:
             c.note_failure(f"raw: {err.str()}")
 
-    def _on_dlq(self, error_type: str, err: Any, msg: Any) -> None:
+    def _on_dlq(self, error_type: str, seq: int, err: Any, msg: Any) -> None:
         self._last_report = time.monotonic()
+        self.outstanding.dlq.pop(seq, None)
         c = self.counters
         if err is None:
             c.dead_lettered += 1
@@ -114,6 +174,24 @@ class AccountedProducer:
             except BufferError:
                 self.producer.poll(0.1)
                 self._check_stall()
+
+    def produce_raw(self, value: bytes, key: bytes, partition: int, headers: list[tuple[str, bytes]]) -> None:
+        """One event into the raw topic, held until its delivery report."""
+        self._produce(self.topic, value, key, partition, headers=headers)
+        self.outstanding.add_raw(key, value, partition, headers)
+
+    def produce_dead_letter(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]], error_type: str
+    ) -> None:
+        """One dead letter, held until its delivery report."""
+        seq = self.outstanding.add_dlq(Unconfirmed(topic, -1, key, value, headers, "", error_type))
+        try:
+            self._produce(
+                topic, value, key, -1, headers=headers, on_delivery=partial(self._on_dlq, error_type, seq)
+            )
+        except BaseException:
+            self.outstanding.dlq.pop(seq, None)  # not handed over (e.g. too large): the caller decides
+            raise
 
     def _check_stall(self) -> None:
         """Replaces a producer that holds rows, talks to a broker that answers, and reports nothing."""
@@ -156,9 +234,16 @@ class AccountedProducer:
     def _resolve_unconfirmed(self) -> None:
         old = self.producer
         old.purge(in_queue=True, in_flight=True, blocking=True)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PURGE_REPORT_WAIT_S
         while len(old) and time.monotonic() < deadline:
             old.poll(0.1)  # delivery reports of the purged records -> self._unconfirmed
+        silent = self.outstanding.take(self.topic, "no delivery report from the replaced Kafka client")
+        if silent:
+            log.warning(
+                "%d record(s) got no delivery report from the replaced Kafka client: looking them up by key",
+                len(silent),
+            )
+            self._unconfirmed.extend(silent)
         self.producer = self._new_producer()
         self._last_report, self._waiting_since = time.monotonic(), None
         del old
@@ -181,10 +266,10 @@ class AccountedProducer:
         self._count_found(row for row in rows if row.key is not None and row.key in present[row.topic])
         # Purge reports come queued-first, in-flight last: event time restores each partition's order.
         for row in sorted((r for r in again if r.error_type is None), key=_event_time_of):
-            self._produce(row.topic, row.value, row.key, row.partition, headers=row.headers)
+            assert row.key is not None  # events always have their id as key
+            self.produce_raw(row.value, row.key, row.partition, row.headers or [])
         for row in (r for r in again if r.error_type is not None):
-            on_delivery = partial(self._on_dlq, row.error_type)
-            self._produce(row.topic, row.value, row.key, -1, headers=row.headers, on_delivery=on_delivery)
+            self.produce_dead_letter(row.topic, row.value, row.key, row.headers or [], row.error_type)
 
     def _keys_present(
         self, rows: list[Unconfirmed], start_offsets: dict[str, dict[int, int]]
@@ -213,11 +298,14 @@ class AccountedProducer:
         """Flush until every record is acknowledged or failed; returns records still in flight (0 = done).
 
         Rows that timed out are then looked up in the topic and the absent ones sent again, for up to
-        RECOVERY_ROUNDS rounds; what is still unconfirmed after that counts as failed.
+        RECOVERY_ROUNDS rounds; what is still unconfirmed after that counts as failed. Rows the client
+        still holds after ``timeout_s`` are purged into the same rounds rather than left in limbo.
         """
         remaining = self._flush(timeout_s)
         rounds = 0
-        while self._unconfirmed and not remaining and rounds < RECOVERY_ROUNDS:
+        while (
+            (self._unconfirmed or remaining) and self._start_offsets is not None and rounds < RECOVERY_ROUNDS
+        ):
             rounds += 1
             self._recover()
             remaining = self._flush(timeout_s)

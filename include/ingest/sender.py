@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -85,6 +84,7 @@ class Sender(AccountedProducer):
         )
         self.counters.handled += len(out)
         produce, topic, headers, parts = self.producer.produce, self.topic, self.headers, block.partitions
+        hold = self.outstanding.add_raw
         due_times = self._due_times(block) if self.pacer is not None else None
         self._marked_partitions.update(parts)
         for k, item in enumerate(out):
@@ -100,6 +100,7 @@ class Sender(AccountedProducer):
                     produce(topic, item[1], item[0], parts[k], headers=headers)
                 except BufferError:
                     self._produce(topic, item[1], item[0], parts[k], headers=headers)
+                hold(item[0], item[1], parts[k], headers)
             else:
                 self.dead_letter(item)  # type: ignore[arg-type]
         if out:
@@ -120,9 +121,8 @@ class Sender(AccountedProducer):
         if error.event_time is not None:  # the row's event-time slot: a repaired retry keeps its time
             headers.append(("event_time", str(error.event_time).encode()))
         key = error.event_id.encode() if error.event_id else None
-        on_delivery = partial(self._on_dlq, error.error_type)
         try:
-            self._produce(self.dlq_topic, value, key, -1, headers=headers, on_delivery=on_delivery)
+            self.produce_dead_letter(self.dlq_topic, value, key, headers, error.error_type)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
                 raise
@@ -130,8 +130,8 @@ class Sender(AccountedProducer):
             small = truncate_dead_letter(record, self._payload_dir)
             small["raw_payload"], small["raw_payload_b64"] = small["raw_payload"][:256], None
             small["error_message"] = small["error_message"][:256]
-            self._produce(
-                self.dlq_topic, json.dumps(small).encode(), key, -1, headers=headers, on_delivery=on_delivery
+            self.produce_dead_letter(
+                self.dlq_topic, json.dumps(small).encode(), key, headers, error.error_type
             )
 
     def _due_times(self, block: Block) -> list[float | None]:

@@ -54,6 +54,26 @@ def _wait_for_broker(bootstrap: str, timeout: float = 120) -> AdminClient:
             time.sleep(1)
 
 
+def _wait_for_first_records(bootstrap: str, topic: str, timeout: float = 180) -> None:
+    """Until the replay has published into ``topic``: the outage must hit it mid-flight."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}"})
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            ends = [
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+            ]
+            if sum(ends) > 0:
+                return
+            assert (
+                time.monotonic() < deadline
+            ), f"the replay published nothing into {topic} in {timeout:.0f} s"
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+
+
 def _count_ids(bootstrap: str, topic: str) -> tuple[int, int]:
     """(records, distinct keys) up to the high watermarks."""
     consumer = Consumer(
@@ -93,7 +113,7 @@ def test_broker_outage_mid_replay_loses_and_duplicates_nothing(bootstrapped, cfg
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(4)
+        _wait_for_first_records(bootstrap, raw)  # a loaded machine may take a while to start it
         assert proc.poll() is None, "replay finished before the outage: make the input larger"
         _supervisor("stop")
         time.sleep(OUTAGE_S)
