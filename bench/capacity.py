@@ -62,7 +62,7 @@ DEFAULTS = {"utilization": 0.7, "replication": 3, "page_cache_minutes": 10}
 FULL_RUN_KEYS = ("full", "chaos", "full_small")
 # How far a prediction for this machine may be from the measurement (predicted / measured, either
 # way) before the model is wrong: throughput on a machine shared by several engineers (load average
-# 2 to 17 across the committed runs) moves by tens of percent between runs; bytes do not.
+# about 2 to 17 across the committed runs) moves by tens of percent between runs; bytes do not.
 TOLERANCE: dict[str, float] = {"throughput": 1.5, "seconds": 1.5, "window_rows": 1.10, "bytes": 1.05}
 # A full run is inside the model's domain when window rows are a small share of the work.
 MAX_WINDOW_ROWS_PER_EVENT = 0.5
@@ -497,11 +497,11 @@ def this_machine(costs: Costs, results: Mapping[str, Any], cardinalities: Mappin
 
 
 def _fmt(value: float) -> str:
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+    """Three significant digits: the inputs carry no more than that."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    digits = 3 - 1 - math.floor(math.log10(abs(value)))
+    return f"{round(value, digits):,.{max(0, digits)}f}"
 
 
 def needs_rows(n: Needs) -> list[tuple[str, str]]:
@@ -513,13 +513,13 @@ def needs_rows(n: Needs) -> list[tuple[str, str]]:
         ("cores: total", _fmt(sum(n.cores.values()))),
         *((f"memory GB: {k}", _fmt(v)) for k, v in n.memory_gb.items()),
         ("memory GB: total", _fmt(sum(n.memory_gb.values()))),
-        *((f"disk GB: {k}", _fmt(v)) for k, v in n.disk_gb.items()),
-        ("disk GB: total", _fmt(sum(n.disk_gb.values()))),
+        *((f"disk TB: {k}", _fmt(v / 1000)) for k, v in n.disk_gb.items()),
+        ("disk TB: total", _fmt(sum(n.disk_gb.values()) / 1000)),
         ("Kafka writes MB/s (all replicas)", _fmt(n.kafka_write_mb_s)),
         ("PostgreSQL window rows/s (upserts)", _fmt(n.pg_window_rows_per_s)),
         ("PostgreSQL event rows/s (daily COPY, averaged)", _fmt(n.pg_event_rows_per_s)),
         ("  x this machine's plain COPY rate", _fmt(n.pg_event_rows_over_copy_ceiling)),
-        ("ETL hours per day, one pipeline as today", _fmt(n.etl_hours_per_day_one_pipeline)),
+        ("ETL hours per day, one pipeline on 2 cores", _fmt(n.etl_hours_per_day_one_pipeline)),
     ]
     return rows
 
@@ -674,10 +674,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"capacity: {args.results} lacks a figure the model needs ({exc}): re-run make bench / make fullrun",
               file=sys.stderr)  # fmt: skip
         return 2
-    if args.json:
-        print(json.dumps(as_json(costs, all_needs, checks, all_scenarios[0]), indent=2))
-    else:
-        print(render(costs, all_needs, checks, all_scenarios[0]))
+    text = (
+        json.dumps(as_json(costs, all_needs, checks, all_scenarios[0]), indent=2)
+        if args.json
+        else render(costs, all_needs, checks, all_scenarios[0])
+    )
+    try:
+        print(text)
+    except BrokenPipeError:  # piped into head: the reader has what it wanted
+        sys.stderr.close()
     return 0
 
 

@@ -259,7 +259,7 @@ def test_json_output_has_every_scenario_and_check(capsys: pytest.CaptureFixture[
 def test_table_output_names_inputs_assumptions_and_checks(capsys: pytest.CaptureFixture[str]) -> None:
     assert capacity.main(["--rate", "100000", "--retention-days", "90"]) == 0
     out = capsys.readouterr().out
-    for text in ("Kafka partitions", "Flink parallelism", "disk GB: total", "Assumptions (not measured here)",
+    for text in ("Kafka partitions", "Flink parallelism", "disk TB: total", "Assumptions (not measured here)",
                  "measured by", "predicted", "ratio"):  # fmt: skip
         assert text in out
 
