@@ -290,6 +290,7 @@ def run(
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cores": 2,
         "events": events,
+        "hours": hours,
         "window_rows": len(expected),
         "job_s": round(job_s, 2),
         "events_per_s": round(events / job_s),
