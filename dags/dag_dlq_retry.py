@@ -95,14 +95,13 @@ def dag_dlq_retry() -> None:
         from include.dlq.backoff import BackoffPolicy
         from include.dlq.drain import DrainOptions
         from include.dlq.drain import drain as drain_once
-        from include.kafka.topic_policy import TopicNotAllowed, check
+        from include.kafka.topic_policy import refusal
 
         assert params is not None
-        try:
-            check("dlq", param_or_setting(params["dlq_topic"], "TOPIC_DLQ"))
-            check("raw", param_or_setting(params["raw_topic"], "TOPIC_RAW"))
-        except TopicNotAllowed as exc:
-            raise AirflowFailException(f"invalid DLQ retry request: {exc}") from None
+        dlq = param_or_setting(params["dlq_topic"], "TOPIC_DLQ")
+        raw = param_or_setting(params["raw_topic"], "TOPIC_RAW")
+        if reason := refusal(dlq=dlq, raw=raw):
+            raise AirflowFailException(f"invalid DLQ retry request: {reason}")
         cfg = settings.resolve()
         default = BackoffPolicy.from_config(cfg)
         policy = BackoffPolicy(

@@ -421,14 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", help="libpq DSN (default: the stream writer login)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    from include.kafka.topic_policy import TopicNotAllowed, check
+    from include.kafka.topic_policy import refusal
 
-    try:
-        for kind, topic in (("dlq", args.dlq_topic), ("raw", args.raw_topic)):
-            if topic is not None:
-                check(kind, topic)
-    except TopicNotAllowed as exc:
-        print(f"drain: error: {exc}", file=sys.stderr)
+    if reason := refusal(dlq=args.dlq_topic, raw=args.raw_topic):
+        print(f"drain: error: {reason}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     backoff = {"base_s": args.backoff_base_s, "cap_s": args.backoff_cap_s}

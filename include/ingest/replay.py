@@ -114,14 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         print(f"{prog}: error: --workers must be >= 1", file=sys.stderr)
         return EXIT_INPUT
-    from include.kafka.topic_policy import TopicNotAllowed, check
+    from include.kafka.topic_policy import refusal
 
-    try:
-        for kind, topic in (("raw", args.topic), ("dlq", args.dlq_topic)):
-            if topic is not None:
-                check(kind, topic)
-    except TopicNotAllowed as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+    if reason := refusal(raw=args.topic, dlq=args.dlq_topic):
+        print(f"{prog}: error: {reason}", file=sys.stderr)
         return EXIT_INPUT
 
     from include.ingest.producer import ReplayError, ReplayOptions, replay

@@ -56,6 +56,17 @@ def check(kind: str, topic: str, cfg: Mapping[str, str] | None = None) -> str:
     return topic
 
 
+def refusal(cfg: Mapping[str, str] | None = None, **topics: str | None) -> str | None:
+    """Why one of ``topics`` (kind=name; None = the configured one) is refused, or None if all are allowed."""
+    for kind, topic in topics.items():
+        if topic is not None:
+            try:
+                check(kind, topic, cfg)
+            except TopicNotAllowed as exc:
+                return str(exc)
+    return None
+
+
 def param_pattern(kind: str, cfg: Mapping[str, str] | None = None) -> str:
     """A JSON Schema pattern for a Trigger form field: the allowed topics of ``kind``, or empty.
 

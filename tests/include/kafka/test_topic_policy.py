@@ -7,7 +7,7 @@ import re
 import pytest
 
 from include import config
-from include.kafka.topic_policy import TopicNotAllowed, check, is_allowed, param_pattern
+from include.kafka.topic_policy import TopicNotAllowed, check, is_allowed, param_pattern, refusal
 
 DEFAULTS = config.resolve({})
 
@@ -63,3 +63,10 @@ def test_the_form_pattern_accepts_empty_for_the_setting() -> None:
 def test_a_malformed_allow_list_entry_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="TOPIC_DLQ_EXTRA"):
         is_allowed("dlq", "x", config.resolve({"TOPIC_DLQ_EXTRA": "bad topic*"}))
+
+
+def test_refusal_names_the_first_refused_topic_and_skips_unset_ones() -> None:
+    assert refusal(DEFAULTS, raw="ad_events_raw", dlq=None) is None
+    assert refusal(DEFAULTS, raw="scratch_raw_a", dlq="scratch_dlq_a") is None
+    reason = refusal(DEFAULTS, raw="ad_events_raw", dlq="ad_events_raw")
+    assert reason is not None and reason.startswith("topic 'ad_events_raw' is not an allowed dlq topic")
