@@ -8,7 +8,7 @@ that day and nothing else (docs/batch.md has the argument and the timings).
 | --- | --- |
 | `resolve_day` | D = the `day` param, else the day before the run's date; checks the params; a scheduled run skips a day with no archive at all (nothing streamed) |
 | `wait_for_archive` | deferred until every hour of D is complete in the Flink archive (`_SUCCESS` per hour); fails and alerts Slack after `BATCH_ARCHIVE_WAIT_S` |
-| `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, one row per event id, or an Avazu file) |
+| `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, one row per event id, or an Avazu file); missing or unreadable input (a truncated gzip, a wrong header) fails at once, without retry |
 | `validate` | great-expectations suite `ad_events_daily`; a failure stops here, **before** anything is loaded, names the failed expectation in the log and in Slack, and is not retried (it is deterministic) |
 | `load` | one transaction: replace D's partition of `analytics.ad_events` (COPY) + its ledger row |
 | `dbt_build` | Cosmos: one `dbt build` of every model and its tests with `--vars {day: D}` (DBT_TASK_GRAPH=per_model: a task group, one task per model) |
@@ -107,7 +107,7 @@ def _dsn(conn_id: str) -> str:
 def dag_daily_etl() -> None:
     @task
     def resolve_day(**context: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from include import archive
         from include.batch.days import SOURCES, resolve_day
@@ -116,14 +116,12 @@ def dag_daily_etl() -> None:
         dag_run = context["dag_run"]
         day = resolve_day(params.get("day"), context.get("logical_date"), getattr(dag_run, "run_after", None))
         source = params.get("source") or config.get("BATCH_DEFAULT_SOURCE")
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        if source not in SOURCES:  # a REST trigger skips the form's enum
+            raise AirflowFailException(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
         if source == "avazu" and not params.get("file"):
-            raise ValueError("source=avazu needs the file param")
+            raise AirflowFailException("source=avazu needs the file param (an Avazu CSV or .gz)")
         file = None
         if source == "avazu":
-            from airflow.sdk.exceptions import AirflowFailException
-
             from include.ingest.input_files import resolve_input_file
             from include.ingest.preflight import FileCheckError
 
@@ -151,11 +149,16 @@ def dag_daily_etl() -> None:
 
     @task
     def extract(target: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from include.batch.days import parse_day
-        from include.batch.extract import extract_day
+        from include.batch.extract import ExtractError, extract_day
 
         day = parse_day(target["day"])
-        result = extract_day(day, target["source"], config.data_dir(), target["file"])
+        try:
+            result = extract_day(day, target["source"], config.data_dir(), target["file"])
+        except ExtractError as exc:  # missing or unreadable input: a retry would fail the same way
+            raise AirflowFailException(f"cannot extract {day}: {exc}") from None
         print(f"extracted {result.rows} events ({result.clicks} clicks) via the {result.path_used} path "
               f"in {result.seconds}s -> {result.parquet_path}; rejected {result.rejected or 'none'}")  # fmt: skip
         if result.duplicates_dropped:

@@ -26,9 +26,11 @@ Money is carried as DECIMAL(18,6): the model rounds to micros, so the cast is ex
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import time
+import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -44,6 +46,7 @@ from include.ingest.avazu_reader import AVAZU_COLUMNS, check_header, open_avazu
 from include.ingest.economics import PriceModel, load_price_model
 from include.ingest.event_time import hour_start_ms
 from include.ingest.events import DEFAULT_SOURCE
+from include.ingest.records import AvazuFormatError
 
 PARQUET_FILE = "events.parquet"
 MONEY = pa.decimal128(18, 6)
@@ -87,7 +90,11 @@ _U53 = "1.1102230246251565e-16"  # 2**-53, the shortest repr that parses back to
 
 
 class ExtractError(RuntimeError):
-    """The day cannot be extracted at all (missing file or archive directory, unreadable input)."""
+    """The day cannot be extracted at all (missing file or archive directory, unreadable input).
+
+    Retrying does not help: the message is one line for the person who asked, without the file's
+    content (the DAG fails the task at once).
+    """
 
 
 @dataclass
@@ -143,7 +150,12 @@ def extract_day(
         if not path.exists():
             raise ExtractError(f"Avazu file not found: {path}")
         model = model or load_price_model()
-        table, rejected, examples, used = _avazu_table(path, day, model, force_reference)
+        try:
+            table, rejected, examples, used = _avazu_table(path, day, model, force_reference)
+        except AvazuFormatError as exc:
+            raise ExtractError(f"{path}: {exc}") from None
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ExtractError(f"{path} is a truncated or corrupt gzip ({exc}): copy it again") from None
         uri = str(path)
     elif source == "archive":
         root = archive_root or archive.root_path(config.get("FLINK_ARCHIVE_URI"))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_logs_support import task_log
 from marts_support import (
     assert_marts_equal,
     builder_conn,
@@ -202,3 +203,26 @@ def test_a_file_outside_the_input_roots_is_refused_before_it_is_read(bootstrappe
         "resolve_day"
     ]
     assert tis["extract"]["state"] in ("upstream_failed", None), tis["extract"]
+
+
+def test_a_truncated_gzip_fails_extract_at_once_with_one_line(
+    bootstrapped: Any, airflow: Any, cfg: dict[str, str]
+) -> None:
+    """An unreadable file is the person's to fix: no retries, the reason in one line."""
+    import gzip
+
+    day = date(2013, 1, 9)
+    source = _generate(INPUT_DIR / "truncated_130109.csv", "13010900", 24, 4_000, seed=9)
+    packed = gzip.compress(source.read_bytes())
+    path = INPUT_DIR / "truncated_130109.csv.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    try:
+        run_id, state = _run(airflow, {"source": "avazu", "file": str(path), "day": day.isoformat()})
+    finally:
+        source.unlink()
+        path.unlink()
+    assert state == "failed"
+    tis = {ti["task_id"]: ti for ti in airflow.task_instances(DAG_ID, run_id)}
+    assert tis["extract"]["state"] == "failed" and tis["extract"]["try_number"] == 1, tis["extract"]
+    log = task_log(cfg, DAG_ID, run_id, "extract")
+    assert f"cannot extract {day}: {path} is a truncated or corrupt gzip" in log, log[-2000:]

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg2
 import pytest
+from airflow_logs_support import task_log
 from confluent_kafka import Consumer, TopicPartition
 from dlq_topics_support import topic_pairs
 
@@ -217,13 +218,6 @@ def test_dag_validate_refuses_bad_files_without_retry_and_without_reading_them(a
         tis = {t["task_id"]: t for t in airflow.task_instances("dag_avazu_replay", run_id)}
         assert tis["validate"]["state"] == "failed" and tis["validate"]["try_number"] == 1
         assert tis["replay"]["state"] == "upstream_failed"
-        log = task_log(cfg, run_id, "validate")
+        log = task_log(cfg, "dag_avazu_replay", run_id, "validate")
         assert expected[file] in log, log[-2000:]
         assert cfg["PG_OWNER_PASSWORD"] not in log and cfg["AIRFLOW_FERNET_KEY"] not in log
-
-
-def task_log(cfg: dict[str, str], run_id: str, task_id: str) -> str:
-    logs = Path(cfg["DATA_DIR"]) / "airflow" / "logs" / "dag_id=dag_avazu_replay" / f"run_id={run_id}"
-    files = sorted((logs / f"task_id={task_id}").glob("attempt=*.log"))
-    assert files, f"no log under {logs}"
-    return files[-1].read_text()

@@ -23,6 +23,7 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
+from airflow_logs_support import task_log
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
@@ -329,13 +330,6 @@ def test_dag_refuses_the_dlq_as_its_topic_and_creates_no_run(airflow, cfg):
     assert after == before
 
 
-def _task_log(cfg: dict[str, str], run_id: str, task_id: str) -> str:
-    logs = Path(cfg["DATA_DIR"]) / "airflow" / "logs" / "dag_id=dag_avazu_replay" / f"run_id={run_id}"
-    files = sorted((logs / f"task_id={task_id}").glob("attempt=*.log"))
-    assert files, f"no log under {logs}"
-    return files[-1].read_text()
-
-
 def test_dag_replays_exactly_the_requested_hour_range(airflow, cfg, topics):
     # Under DATA_DIR/raw: the DAG's file param only reads files under the input roots.
     path = Path(cfg["DATA_DIR"]) / "raw" / f"test_dag_range_{uuid.uuid4().hex[:8]}.csv"
@@ -351,7 +345,7 @@ def test_dag_replays_exactly_the_requested_hour_range(airflow, cfg, topics):
         )
     finally:
         path.unlink()
-    assert state == "success", _task_log(cfg, run_id, "replay")[-2000:]
+    assert state == "success", task_log(cfg, "dag_avazu_replay", run_id, "replay")[-2000:]
     expected = counts["14102502"] + counts["14102503"] + counts["14102504"]
     report = airflow.xcom("dag_avazu_replay", run_id, "replay")
     assert report["rows_read"] == report["published"] == expected and report["ok"]
@@ -370,7 +364,7 @@ def test_dag_rejects_a_bad_range_with_a_clear_message(airflow, cfg):
     assert state == "failed"
     states = {t["task_id"]: t["state"] for t in airflow.task_instances("dag_avazu_replay", run_id)}
     assert states["validate"] == "failed" and states["replay"] == "upstream_failed"
-    log = _task_log(cfg, run_id, "validate")
+    log = task_log(cfg, "dag_avazu_replay", run_id, "validate")
     assert "invalid replay request: bad range: from_hour 14102105 is after to_hour 14102101" in log
 
 
@@ -386,13 +380,13 @@ def test_dag_with_default_params_replays_the_sample_into_ad_events_raw(airflow, 
     except DemoError:  # no streaming job running: nothing can be late
         mark = None
     run_id, state = airflow.run_and_wait("dag_avazu_replay", conf={}, timeout=300)
-    assert state == "success", _task_log(cfg, run_id, "replay")[-2000:]
+    assert state == "success", task_log(cfg, "dag_avazu_replay", run_id, "replay")[-2000:]
     # The sample's hour is long past once the demo ran: validate must say so (and only then). It
     # reads the watermark itself, later than this test did: a job restored from a checkpoint shows
     # its watermark only after its next event (a DLQ retry may republish one meanwhile), so a
     # warning must name a watermark past the sample's hour, and silence needs one that was not.
     sample_hour = SAMPLE.read_text().splitlines()[1].split(",")[2]
-    validate_log = _task_log(cfg, run_id, "validate")
+    validate_log = task_log(cfg, "dag_avazu_replay", run_id, "validate")
     warned = re.search(
         r"watermark is at (\S+ \S+) UTC: of hours .* will reach the DLQ as late_event", validate_log
     )
