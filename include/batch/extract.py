@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from include import archive, config
 from include.batch.days import avazu_hours, day_bounds_ms, parquet_dir
-from include.ingest.avazu_reader import AVAZU_COLUMNS, check_header, open_avazu
+from include.ingest.avazu_reader import AVAZU_COLUMNS, HEX_COLUMNS, INT_COLUMNS, check_header, open_avazu
 from include.ingest.economics import PriceModel, load_price_model
 from include.ingest.event_time import hour_start_ms
 from include.ingest.events import DEFAULT_SOURCE
@@ -82,10 +82,8 @@ PARQUET_SCHEMA = pa.schema(
 )
 COLUMNS: tuple[str, ...] = tuple(PARQUET_SCHEMA.names)
 
-_HEX_COLS = ("site_id", "site_domain", "site_category", "app_id", "app_domain", "app_category")
-_HEX_COLS += ("device_id", "device_ip", "device_model")
-_NONNEG_INT_COLS = ("click", "banner_pos", "device_type", "device_conn_type", "C14", "C15", "C16", "C17")
-_NONNEG_INT_COLS += ("C18", "C19", "C21")
+# C1 (any integer) and C20 (-1 = unknown) may be negative; the schema holds every other integer to >= 0.
+_NONNEG_INT_COLS = tuple(c for c in INT_COLUMNS if c not in ("C1", "C20"))
 _U53 = "1.1102230246251565e-16"  # 2**-53, the shortest repr that parses back to it exactly
 
 
@@ -311,7 +309,7 @@ def _avazu_fast(path: Path, day: date, model: PriceModel) -> pa.Table | None:
     try:
         con.execute("SET preserve_insertion_order = true")
         con.register("raw", raw)
-        hex_concat = " || ',' || ".join(_HEX_COLS)
+        hex_concat = " || ',' || ".join(HEX_COLUMNS)
         int_concat = " || ',' || ".join(_NONNEG_INT_COLS)
         bad, unsorted = con.execute(
             f"""

@@ -36,21 +36,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from include.ingest.avazu_reader import AVAZU_COLUMNS, INT_COLUMNS
+from include.ingest.avazu_reader import AVAZU_COLUMNS, HEX_COLUMNS, INT_COLUMNS
 
-HEX_FIELDS: frozenset[str] = frozenset(
-    {
-        "site_id",
-        "site_domain",
-        "site_category",
-        "app_id",
-        "app_domain",
-        "app_category",
-        "device_id",
-        "device_ip",
-        "device_model",
-    }
-)
+HEX_FIELDS: frozenset[str] = frozenset(HEX_COLUMNS)
 EVENT_INT_FIELDS: frozenset[str] = frozenset({*INT_COLUMNS, "event_time", "conversion"})
 MONEY_FIELDS: frozenset[str] = frozenset({"cost", "revenue"})
 TEXT_ID_FIELDS: frozenset[str] = frozenset({"event_id", "hour", "campaign_id", "creative_id"})

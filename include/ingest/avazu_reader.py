@@ -47,21 +47,10 @@ AVAZU_COLUMNS: tuple[str, ...] = (
     "C20",
     "C21",
 )
-INT_COLUMNS: tuple[str, ...] = (
-    "click",
-    "C1",
-    "banner_pos",
-    "device_type",
-    "device_conn_type",
-    "C14",
-    "C15",
-    "C16",
-    "C17",
-    "C18",
-    "C19",
-    "C20",
-    "C21",
-)
+# Hashed identifiers, lowercase hex in the event schema; every other column but id and hour is an integer.
+HEX_COLUMNS: tuple[str, ...] = ("site_id", "site_domain", "site_category", "app_id", "app_domain", "app_category",
+                                "device_id", "device_ip", "device_model")  # fmt: skip
+INT_COLUMNS: tuple[str, ...] = tuple(c for c in AVAZU_COLUMNS if c not in ("id", "hour", *HEX_COLUMNS))
 AVAZU_HEADER = ",".join(AVAZU_COLUMNS).encode("ascii")
 COL = {name: i for i, name in enumerate(AVAZU_COLUMNS)}
 
