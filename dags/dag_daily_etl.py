@@ -44,7 +44,7 @@ from airflow.sdk import Param, dag, task
 
 from include import config
 from include.cosmos_config import dbt_tasks
-from include.dag_defaults import DEFAULT_ARGS, optional_param
+from include.dag_defaults import DEFAULT_ARGS, dag_args, optional_param
 from plugins.archive.sensors import ArchiveDayCompleteSensor
 
 DB_CONN_ID = "pipeline_db_dbt"
@@ -67,11 +67,8 @@ def _dsn(conn_id: str) -> str:
 @dag(
     dag_id="dag_daily_etl",
     schedule="0 0 * * *",
-    start_date=datetime(2014, 10, 22, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    **dag_args(start_date=datetime(2014, 10, 22, tzinfo=UTC)),
     tags=["batch"],
     description="The previous UTC day from the Flink archive: validated, loaded, dbt marts, Slack summary",
     params={

@@ -22,17 +22,14 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, optional_param
+from include.dag_defaults import KAFKA_NAME_PATTERN, dag_args, optional_param
 
 
 @dag(
     dag_id="dag_dlq_alert",
     schedule="@hourly",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    **dag_args(),
     tags=["dlq"],
     description="Hourly DLQ rate (dead letters / all events) against 0.1% / 1%; Slack when above",
     params={

@@ -33,18 +33,17 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from include.dag_defaults import DEFAULT_ARGS, KAFKA_NAME_PATTERN, START_DATE, optional_param
+from include.dag_defaults import KAFKA_NAME_PATTERN, dag_args, optional_param
 from include.kafka.topic_policy import param_pattern
 
 
 @dag(
     dag_id="dag_dlq_retry",
     schedule="*/10 * * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,  # one consumer of the retry group at a time (its transactional id fences others)
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    **dag_args(
+        max_active_runs=1
+    ),  # one consumer of the retry group at a time (its transactional id fences others)
     tags=["dlq"],
     description="Every 10 min: repair and republish dead letters (3 tries), store the rest; Slack on new failures",
     params={

@@ -20,7 +20,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, task
 
 from include import config
-from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.dag_defaults import dag_args
 from include.flink_jobs.ad_window_metrics.spec import SPEC_CALLABLE
 from plugins.flink.deploy import deploy_job
 
@@ -28,11 +28,8 @@ from plugins.flink.deploy import deploy_job
 @dag(
     dag_id="dag_flink_deploy",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    **dag_args(),
     tags=["realtime", "manual"],
     description="Exactly one copy of the streaming job runs, resumed from its newest state; waits until healthy",
     params={

@@ -24,7 +24,7 @@ from datetime import timedelta
 from airflow.sdk import dag
 
 from include import config
-from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.dag_defaults import dag_args
 from include.flink_jobs.ad_window_metrics.spec import SPEC_CALLABLE
 from plugins.flink.operators import FlinkResubmitIfDownOperator
 from plugins.flink.sensors import FlinkJobHealthSensor
@@ -35,11 +35,8 @@ JOB_NAME = config.get("FLINK_JOB_NAME")
 @dag(
     dag_id="dag_flink_health",
     schedule=timedelta(minutes=5),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    **dag_args(),
     tags=["realtime", "monitoring"],
     description="Every 5 min: a failed or missing streaming job is resubmitted from its latest checkpoint",
 )

@@ -16,7 +16,7 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import Param, dag
 
 from include import config
-from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.dag_defaults import dag_args
 from include.flink_jobs.ad_window_metrics.spec import SPEC_CALLABLE
 from plugins.flink.deploy import deploy_job
 from plugins.flink.operators import FlinkStopWithSavepointOperator
@@ -27,11 +27,8 @@ JOB_NAME = config.get("FLINK_JOB_NAME")
 @dag(
     dag_id="dag_flink_savepoint",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    **dag_args(),
     tags=["realtime", "manual"],
     description="Stop the streaming job with a savepoint and (by default) resubmit it from that savepoint",
     params={

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.dag_defaults import dag_args
 
 DB_CONN_ID = "pipeline_db"
 # Partitions this many days beyond the newest event time seen, so a stream crossing midnight
@@ -43,11 +43,8 @@ def _watermark_ms() -> int | None:
 @dag(
     dag_id="dag_partition_maintenance",
     schedule=timedelta(minutes=15),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    **dag_args(),
     tags=["platform"],
     description="Daily partitions follow event time; DEFAULT partitions stay empty",
 )

@@ -26,7 +26,7 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
-from include.dag_defaults import DEFAULT_ARGS, START_DATE
+from include.dag_defaults import dag_args
 
 LOGIN_GROUPS = {
     "pipeline_db_stream_writer": "adevents_realtime_writer",
@@ -38,11 +38,8 @@ LOGIN_GROUPS = {
 @dag(
     dag_id="dag_platform_bootstrap",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    **dag_args(),
     tags=["platform", "manual"],
     description="Topics, event schema, migrations and logins to their declared state; then deploys the job",
 )

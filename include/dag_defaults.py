@@ -29,6 +29,20 @@ DEFAULT_ARGS = {
 }
 
 
+
+def dag_args(**overrides: Any) -> dict[str, Any]:
+    """What every DAG declares the same way, for ``@dag(..., **dag_args())``: the shared
+    default_args, a fixed start date with no catch-up of missed intervals, one run at a time.
+    A DAG that differs says so: ``dag_args(max_active_runs=2)``."""
+    args: dict[str, Any] = {
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": DEFAULT_ARGS,
+    }
+    return {**args, **overrides}
+
+
 # Kafka's rule for topic and group names; the empty string is accepted too and means "the setting".
 KAFKA_NAME_PATTERN = r"^([A-Za-z0-9._-]{1,249})?$"
 
