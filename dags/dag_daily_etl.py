@@ -13,7 +13,7 @@ that day and nothing else (docs/batch.md has the argument and the timings).
 | `load` | one transaction: replace D's partition of `analytics.ad_events` (COPY) + its ledger row |
 | `dbt_build` | Cosmos: one `dbt build` of every model and its tests with `--vars {day: D}` (DBT_TASK_GRAPH=per_model: a task group, one task per model) |
 | `check_marts` | GX suite `ad_marts_daily`: the marts add up to each other and to the loaded rows |
-| `slack_summary` | impressions, clicks, CTR, cost, ROAS, DLQ rate for D vs D-1, to Slack |
+| `slack_summary` | impressions, clicks, CTR, cost, ROAS, DLQ rate for D vs D-1, to Slack; what was loaded and the headline metrics as the run's note (a failed run's note names the task and its error) |
 
 **Params**: `source` (`archive` | `avazu`, default BATCH_DEFAULT_SOURCE), `file` (the Avazu CSV/gz,
 for `avazu`; relative paths are under the repository; only files under setting INGEST_FILE_ROOTS),
@@ -229,10 +229,13 @@ def dag_daily_etl() -> None:
         return report
 
     @task
-    def slack_summary(target: dict[str, Any], _checked: dict[str, Any], **context: Any) -> str:
+    def slack_summary(
+        target: dict[str, Any], _checked: dict[str, Any], extracted: dict[str, Any], **context: Any
+    ) -> str:
         from include.batch.days import parse_day
         from include.batch.load import connect
-        from include.batch.marts import day_metrics, dlq_rate, summary_text
+        from include.batch.marts import day_metrics, dlq_rate, run_note, summary_text
+        from plugins.airflow_api.hooks import AirflowApiHook
         from plugins.slack_alerts.notifiers import post_message
 
         day = parse_day(target["day"])
@@ -245,6 +248,7 @@ def dag_daily_etl() -> None:
         text = summary_text(day, today, previous, dlq, context["run_id"])
         print(text)
         post_message(text)
+        AirflowApiHook().note_outcome(context, run_note(day, extracted, today, dlq))
         return text
 
     target = resolve_day()
@@ -255,7 +259,7 @@ def dag_daily_etl() -> None:
     dbt = dbt_tasks("dbt", {"day": DAY_XCOM}, DEFAULT_ARGS)
     checked = check_marts(target)
     loaded >> dbt >> checked
-    slack_summary(target, checked)
+    slack_summary(target, checked, extracted)
 
 
 dag_daily_etl()

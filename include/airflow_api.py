@@ -68,6 +68,12 @@ class AirflowClient:
                 raise AirflowApiError(f"{dag_id} run {run_id} still {state} after {timeout:.0f}s")
             time.sleep(2)
 
+    def set_run_note(self, dag_id: str, run_id: str, note: str) -> None:
+        """The run's note: shown above its tasks in the grid, and in the runs list."""
+        self._call(
+            "PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", params={"update_mask": "note"}, json={"note": note}
+        )
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
 

@@ -148,6 +148,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Password of AIRFLOW_ADMIN_USER (UI and REST API; generated into .env, printed by make demo).",
         secret=True,
     ),
+    Setting(
+        "AIRFLOW_PIPELINE_USER",
+        "pipeline",
+        "Airflow login the pipeline's own tasks use on the REST API (role user: it writes each run's "
+        "outcome into the run's note, nothing more).",
+    ),
+    Setting(
+        "AIRFLOW_PIPELINE_PASSWORD",
+        "",
+        "Password of AIRFLOW_PIPELINE_USER (generated into .env).",
+        secret=True,
+    ),
     Setting("AIRFLOW_JWT_SECRET", "", "Secret signing Airflow API tokens (generated).", secret=True),
     Setting(
         "AIRFLOW_FERNET_KEY", "", "Key encrypting Airflow connections in its DB (generated).", secret=True
@@ -381,6 +393,14 @@ def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
         ),
         "SCHEMA_REGISTRY": json.dumps({"conn_type": "http", "host": cfg["SCHEMA_REGISTRY_URL"]}),
         "FLINK_REST": json.dumps({"conn_type": "http", "host": cfg["FLINK_REST_URL"]}),
+        "AIRFLOW_API": json.dumps(
+            {
+                "conn_type": "http",
+                "host": cfg["AIRFLOW_URL"],
+                "login": cfg["AIRFLOW_PIPELINE_USER"],
+                "password": cfg["AIRFLOW_PIPELINE_PASSWORD"],
+            }
+        ),
         "REDIS_DEFAULT": redis_url(cfg),
         # The Slack provider posts to host + password (the webhook token path).
         "SLACK_ALERTS": json.dumps(

@@ -29,7 +29,6 @@ DEFAULT_ARGS = {
 }
 
 
-
 def dag_args(**overrides: Any) -> dict[str, Any]:
     """What every DAG declares the same way, for ``@dag(..., **dag_args())``: the shared
     default_args, a fixed start date with no catch-up of missed intervals, one run at a time.

@@ -132,6 +132,23 @@ def _fmt_change(now: Any, before: Any) -> str:
     return f" ({change:+.1f}% vs day before)"
 
 
+def run_note(day: date, extracted: dict[str, Any], today: dict[str, Any], dlq: float | None) -> str:
+    """The run's note in Airflow (Markdown): what was loaded, and the day's headline metrics."""
+    rejected = sum(extracted.get("rejected", {}).values())
+    source = "the Flink archive" if extracted["source"] == "archive" else f"`{extracted['source_uri']}`"
+    ctr = "n/a" if today["ctr"] is None else f"{float(today['ctr']):.4f}"
+    roas = "n/a" if today["roas"] is None else f"{float(today['roas']):.3f}"
+    lines = [
+        f"**{day.isoformat()}** from {source}: {extracted['rows']:,} events loaded, {rejected:,} rejected, "
+        f"{extracted.get('duplicates_dropped', 0):,} duplicates dropped",
+        f"impressions {today['impressions']:,} · clicks {today['clicks']:,} · CTR {ctr} · "
+        f"cost {Decimal(today['cost']):,.2f} · ROAS {roas} · DLQ rate {'n/a' if dlq is None else f'{dlq:.2%}'}",
+    ]
+    if extracted.get("incomplete_hours"):
+        lines.append(f"hours not marked complete in the archive: {extracted['incomplete_hours']}")
+    return "\n\n".join(lines)
+
+
 def summary_text(
     day: date, today: dict[str, Any], previous: dict[str, Any] | None, dlq: float | None, run_id: str = ""
 ) -> str:

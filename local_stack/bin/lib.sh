@@ -53,7 +53,8 @@ export_airflow_env() {
   export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
   export AIRFLOW__CORE__FERNET_KEY=$AIRFLOW_FERNET_KEY
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$AIRFLOW_URL/execution/"
-  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$AIRFLOW_ADMIN_USER:admin"
+  # The pipeline's own login may only do what a user can (write run notes), never administer.
+  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$AIRFLOW_ADMIN_USER:admin,$AIRFLOW_PIPELINE_USER:user"
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$DATA_DIR/airflow/simple_auth_manager_passwords.json"
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:$AIRFLOW_DB_PASSWORD@$PG_HOST:$PG_PORT/airflow"
   export AIRFLOW__API__BASE_URL="$AIRFLOW_URL"

@@ -48,7 +48,8 @@ provision_postgres() {
 init_airflow() {
   # umask 077: the file is created 0600, never readable by others even for a moment.
   (umask 077 && rm -f "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" &&
-    printf '{"%s": "%s"}\n' "$AIRFLOW_ADMIN_USER" "$AIRFLOW_ADMIN_PASSWORD" \
+    printf '{"%s": "%s", "%s": "%s"}\n' "$AIRFLOW_ADMIN_USER" "$AIRFLOW_ADMIN_PASSWORD" \
+      "$AIRFLOW_PIPELINE_USER" "$AIRFLOW_PIPELINE_PASSWORD" \
       >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
   log "airflow: migrating the metadata database"
   airflow db migrate >"$LOG_DIR/airflow-db-migrate.log" 2>&1 || die "airflow db migrate failed: see $LOG_DIR/airflow-db-migrate.log"

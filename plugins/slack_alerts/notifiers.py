@@ -97,6 +97,11 @@ class PipelineFailureNotifier(BaseNotifier):
             self.hook.send(text=message["text"], blocks=message["blocks"])
         except Exception as exc:
             self.log.error("could not post the failure to Slack (%s): %s", self.slack_webhook_conn_id, exc)
+        from plugins.airflow_api.hooks import AirflowApiHook
+
+        ti = context["ti"]
+        error = error_line(context.get("exception"))
+        AirflowApiHook().note_outcome(context, f"**Failed** in `{ti.task_id}` (try {ti.try_number}): {error}")
 
 
 def notify_failure(*, slack_webhook_conn_id: str = "slack_alerts") -> PipelineFailureNotifier:

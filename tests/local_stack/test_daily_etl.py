@@ -71,6 +71,9 @@ def test_marts_equal_an_independent_computation(good_day: dict[str, Any], airflo
     # One `dbt build` of every model and its tests (DBT_TASK_GRAPH=build, the default).
     assert states["dbt_build"] == "success", states
     assert states["check_marts"] == "success" and states["slack_summary"] == "success"
+    # What a person sees first in the grid: the run's note says what was loaded.
+    note = airflow.dag_run(DAG_ID, good_day["run_id"])["note"] or ""
+    assert note.startswith(f"**{GOOD_DAY.isoformat()}** from `{good_day['path']}`: "), note
 
     expected = expected_marts(expected_events(good_day["path"], GOOD_DAY), GOOD_DAY)
     actual = snapshot(GOOD_DAY)
@@ -226,3 +229,5 @@ def test_a_truncated_gzip_fails_extract_at_once_with_one_line(
     assert tis["extract"]["state"] == "failed" and tis["extract"]["try_number"] == 1, tis["extract"]
     log = task_log(cfg, DAG_ID, run_id, "extract")
     assert f"cannot extract {day}: {path} is a truncated or corrupt gzip" in log, log[-2000:]
+    note = airflow.dag_run(DAG_ID, run_id)["note"] or ""
+    assert note.startswith("**Failed** in `extract` (try 1): AirflowFailException: cannot extract"), note
