@@ -43,8 +43,8 @@ class AirflowApiHook(BaseHook):
         A note is what a person reads first, not what the run produced: failing to write it never
         fails the task.
         """
-        dag_run = context["dag_run"]
         try:
+            dag_run = context["dag_run"]
             self.get_conn().set_run_note(dag_run.dag_id, dag_run.run_id, note)
             return True
         except Exception as exc:  # no connection, API away, login refused: the task's work still stands
