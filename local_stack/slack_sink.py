@@ -4,8 +4,9 @@ Until a real webhook is set (``SLACK_WEBHOOK_URL`` in ``.env``; in compose
 ``DOCKER_SLACK_WEBHOOK_BASE``/``_PATH``), Airflow's failure notifier and Alertmanager post here: every
 payload is appended, with its path and arrival time, to a JSON-lines file, so an operator can read
 the alerts (``tail -f data/slack/messages.jsonl``) and tests can assert on real payloads.
-``GET /messages`` returns them all, ``DELETE /messages`` empties the file, ``GET /health`` answers
-``ok``. Standard library only: compose runs it on the plain python image (mounted, not copied).
+``GET /messages`` returns them all, ``DELETE /messages`` empties the file (``?since=ISO-TIME``: only
+the messages received from then on, how a test run takes back what it caused), ``GET /health``
+answers ``ok``. Standard library only: compose runs it on the plain python image (mounted, not copied).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 _lock = threading.Lock()
 
@@ -48,8 +50,16 @@ def make_handler(out: Path) -> type[BaseHTTPRequestHandler]:
                 self._reply(404, b"not_found")
 
         def do_DELETE(self) -> None:
+            path, _, query = self.path.partition("?")
+            if path.rstrip("/") != "/messages":
+                self._reply(404, b"not_found")
+                return
+            since = parse_qs(query).get("since", [""])[0]
             with _lock:
-                out.write_text("")
+                lines = out.read_text().splitlines() if out.exists() and since else []
+                # ISO-8601 UTC times of one format compare as text.
+                kept = [line for line in lines if json.loads(line)["received_at"] < since]
+                out.write_text("".join(f"{line}\n" for line in kept))
             self._reply(200, b"ok")
 
         def _reply(self, status: int, body: bytes, content_type: str = "text/plain") -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,23 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def cfg() -> dict[str, str]:
     return config.resolve()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _slack_as_found() -> Iterator[None]:
+    """Takes back from the local Slack sink what the tests caused (failed test runs, test alerts):
+    whoever reads it after `make test` sees only the pipeline's own messages. A real webhook is
+    never touched."""
+    started = datetime.now(UTC).isoformat()
+    yield
+    import requests
+
+    cfg = config.resolve()
+    sink = f"http://127.0.0.1:{cfg['SLACK_SINK_PORT']}"
+    if not cfg["SLACK_WEBHOOK_URL"].startswith(f"{sink}/"):
+        return
+    with contextlib.suppress(requests.RequestException):  # no stack (unit tests only): nothing posted
+        requests.delete(f"{sink}/messages", params={"since": started}, timeout=10)
 
 
 @pytest.fixture(scope="session")
