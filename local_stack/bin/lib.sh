@@ -55,7 +55,7 @@ export_airflow_env() {
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$AIRFLOW_URL/execution/"
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$AIRFLOW_ADMIN_USER:admin"
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$DATA_DIR/airflow/simple_auth_manager_passwords.json"
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:$AIRFLOW_DB_PASSWORD@$PG_HOST:$PG_PORT/airflow"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:$AIRFLOW_DB_PASSWORD@$PG_HOST:$PG_PORT/airflow?$PG_SSL_QUERY"
   export AIRFLOW__API__BASE_URL="$AIRFLOW_URL"
   export AIRFLOW__API_AUTH__JWT_SECRET=$AIRFLOW_JWT_SECRET
   export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$DATA_DIR/airflow/logs"
