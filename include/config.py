@@ -419,7 +419,7 @@ def _keyword_value(value: str) -> str:
 
 def _query(params: Mapping[str, str]) -> str:
     # Slashes stay as they are: a path reads better, and supervisord's config treats % as special.
-    return urlencode(dict(params), safe="/")
+    return urlencode(dict(params), safe="/", quote_via=quote)
 
 
 def pg_jdbc_url(cfg: Mapping[str, str] | None = None, database: str | None = None) -> str:
@@ -560,7 +560,12 @@ def _shell_quote(value: str) -> str:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--shell"]:
         cfg = resolve()
-        for key, value in {**cfg, **derived_settings(cfg), **airflow_connections(cfg)}.items():
+        try:
+            exports = {**cfg, **derived_settings(cfg), **airflow_connections(cfg)}
+        except ValueError as exc:  # a setting with a value it cannot take: say which, in one line
+            print(f"error in the settings (.env or the environment): {exc}", file=sys.stderr)
+            return 2
+        for key, value in exports.items():
             print(f"export {key}={_shell_quote(value)}")
         return 0
     if argv[:1] == ["--init-env"]:

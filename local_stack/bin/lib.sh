@@ -13,7 +13,9 @@ die() { printf '\033[31m[local_stack] error:\033[0m %s\n' "$*" >&2; exit 1; }
 # Exports every setting of include/config.py (defaults, overridden by .env then the environment).
 load_config() {
   (cd "$REPO" && python3 -m include.config --init-env "$REPO/.env") >&2
-  eval "$(cd "$REPO" && python3 -m include.config --shell)"
+  local exports
+  exports=$(cd "$REPO" && python3 -m include.config --shell) || exit 1  # it said what is wrong
+  eval "$exports"
   RUN_DIR="$DATA_DIR/run"
   LOG_DIR="$DATA_DIR/logs"
   export RUN_DIR LOG_DIR
