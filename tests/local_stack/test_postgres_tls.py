@@ -3,6 +3,9 @@ make up generated), and the server refuses plaintext logins and clients that tru
 
 from __future__ import annotations
 
+import os
+import pwd
+import stat
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -159,3 +162,41 @@ def test_every_tcp_session_of_the_stack_is_encrypted(bootstrapped, superuser):
     users = {user for user, _, _ in sessions}
     assert {"airflow", "registry"} <= users, sessions
     assert [s for s in sessions if not s[2]] == []
+
+
+def _tls_files(out: Path, *hosts: str) -> str:
+    script = REPO / "local_stack/bin/postgres_tls.sh"
+    return subprocess.run(
+        [str(script), str(out), pwd.getpwuid(os.getuid()).pw_name, *hosts],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def _names(cert: Path) -> str:
+    show = ["openssl", "x509", "-in", str(cert), "-noout", "-ext", "subjectAltName"]
+    return subprocess.run(show, capture_output=True, text=True, check=True).stdout
+
+
+def test_the_certificate_script_is_idempotent_and_keeps_keys_private(tmp_path):
+    out = tmp_path / "tls"
+    assert _tls_files(out, "127.0.0.1") == "renewed"
+    made = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert _tls_files(out, "127.0.0.1") == "", "a second run changes nothing"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == made
+    for key in ("ca.key", "server.key"):
+        assert stat.S_IMODE((out / key).stat().st_mode) == 0o600
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(out / "ca.crt"), str(out / "server.crt")],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stderr
+    names = _names(out / "server.crt")
+    assert "DNS:localhost" in names and "IP Address:127.0.0.1" in names
+
+    # A new host name (PG_HOST or BIND_HOST changed) gets a new certificate from the same CA.
+    assert _tls_files(out, "127.0.0.1", "db.internal") == "renewed"
+    assert (out / "ca.crt").read_bytes() == made["ca.crt"]
+    assert "DNS:db.internal" in _names(out / "server.crt")
