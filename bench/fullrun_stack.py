@@ -65,6 +65,10 @@ def preflight(cfg: dict[str, str]) -> None:
                 f"PostgreSQL on {cfg['PG_HOST']}:{cfg['PG_PORT']} refused the dashboard login of .env "
                 "(password authentication failed): is it this checkout's stack? check make status"
             ) from None
+        if any(sign in str(exc) for sign in ("no encryption", "certificate", "SSL", "sslrootcert")):
+            from include.db.connection_errors import explain
+
+            raise UserError(explain(exc, cfg)) from None
         raise _stack_down("PostgreSQL", exc) from None
     try:
         admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "socket.timeout.ms": 5000})

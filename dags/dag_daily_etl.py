@@ -52,16 +52,13 @@ DAY_XCOM = "{{ ti.xcom_pull(task_ids='resolve_day')['day'] }}"
 
 
 def _dsn(conn_id: str) -> str:
-    """libpq URI of an Airflow connection (psycopg 3 for COPY; PostgresHook would give psycopg2)."""
-    from urllib.parse import quote
-
+    """libpq URI of an Airflow connection, its TLS extras included (psycopg 3 for COPY; PostgresHook
+    would give psycopg2)."""
     from airflow.sdk import BaseHook
 
     c = BaseHook.get_connection(conn_id)
-    return (
-        f"postgresql://{quote(c.login or '')}:{quote(c.password or '', safe='')}"
-        f"@{c.host}:{c.port or 5432}/{c.schema}"
-    )
+    ssl = {k: str(v) for k, v in c.extra_dejson.items() if k in config.LIBPQ_SSL_KEYS}
+    return config.pg_uri(c.login or "", c.password or "", c.host, c.port or 5432, c.schema, ssl, "postgresql")
 
 
 @dag(

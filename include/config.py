@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 PROJECT_ROOT = Path(os.environ.get("ADEVENTS_HOME", Path(__file__).resolve().parent.parent))
 T = TypeVar("T")
@@ -47,6 +47,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PG_DBT_PASSWORD", "", "Password of the dbt login (generated).", secret=True),
     Setting("PG_DASHBOARD_USER", "adevents_dashboard", "Read-only login for Streamlit and Metabase."),
     Setting("PG_DASHBOARD_PASSWORD", "", "Password of the dashboard login (generated).", secret=True),
+    # TLS of every PostgreSQL client (psycopg, Airflow's connections and metadata DB, dbt, the Flink
+    # job's JDBC sink, the schema registry, the pipeline exporter): one place, see pg_ssl_params().
+    Setting(
+        "PG_SSLMODE",
+        "verify-full",
+        "libpq sslmode of every PostgreSQL client: disable, allow, prefer, require, verify-ca or "
+        "verify-full (encrypted, the server's certificate signed by PG_SSLROOTCERT and naming PG_HOST). "
+        "The local stack's server accepts TCP logins over TLS only unless this is disable.",
+    ),
+    Setting(
+        "PG_SSLROOTCERT",
+        "{DATA_DIR}/tls/postgres/ca.crt",
+        "PEM file of the CA(s) that signed the server's certificate (verify-ca and verify-full). The "
+        "default is the local CA that make up generates; for a managed PostgreSQL, its provider's CA.",
+    ),
     Setting("AIRFLOW_DB_PASSWORD", "", "Password of the Airflow metadata DB role (generated).", secret=True),
     Setting(
         "REGISTRY_DB_PASSWORD", "", "Password of the schema registry's DB role (generated).", secret=True
@@ -357,12 +372,84 @@ def data_dir() -> Path:
     return Path(get("DATA_DIR"))
 
 
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# The libpq connection parameters about TLS that the pipeline passes on (an Airflow connection's
+# extras may carry them too).
+LIBPQ_SSL_KEYS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+
+
+def pg_ssl_params(cfg: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The libpq TLS parameters every PostgreSQL client of the pipeline uses (from PG_SSLMODE and
+    PG_SSLROOTCERT): the one source the DSN, URL and JDBC builders below derive from.
+
+    The root certificate is named only for the modes that verify the server: libpq fails a
+    verify-* connection whose root file is missing, with a message naming the file.
+    """
+    cfg = cfg if cfg is not None else resolve()
+    mode = cfg["PG_SSLMODE"]
+    if mode not in SSL_MODES:
+        raise ValueError(f"PG_SSLMODE must be one of {', '.join(SSL_MODES)}, not {mode!r}")
+    params = {"sslmode": mode}
+    if mode.startswith("verify-"):
+        params["sslrootcert"] = cfg["PG_SSLROOTCERT"]
+    return params
+
+
+def pg_uri(
+    user: str,
+    password: str,
+    host: str,
+    port: str | int,
+    database: str,
+    params: Mapping[str, str],
+    scheme: str,
+) -> str:
+    """A libpq/SQLAlchemy/Airflow connection URI with its query parameters (TLS ones included)."""
+    query = f"?{_query(params)}" if params else ""
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{database}{query}"
+
+
 def pg_dsn(user_setting: str = "PG_OWNER", database: str | None = None) -> str:
     """libpq URI for one of the pipeline's logins (PG_OWNER, PG_STREAM_WRITER, PG_DBT, PG_DASHBOARD)."""
     cfg = resolve()
     user, password = cfg[f"{user_setting}_USER"], cfg[f"{user_setting}_PASSWORD"]
     db = database or cfg["PG_DATABASE"]
-    return f"postgresql://{quote(user)}:{quote(password, safe='')}@{cfg['PG_HOST']}:{cfg['PG_PORT']}/{db}"
+    return pg_uri(user, password, cfg["PG_HOST"], cfg["PG_PORT"], db, pg_ssl_params(cfg), "postgresql")
+
+
+def pg_keywords(cfg: Mapping[str, str] | None = None) -> str:
+    """The TLS parameters as libpq keyword/value pairs (``sslmode=... sslrootcert=...``), the DSN form
+    the PostgreSQL exporter (Go's lib/pq) reads."""
+    return " ".join(f"{key}={_keyword_value(value)}" for key, value in pg_ssl_params(cfg).items())
+
+
+def _keyword_value(value: str) -> str:
+    if value and not any(c in value for c in " '\\"):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _query(params: Mapping[str, str]) -> str:
+    # Slashes stay as they are: a path reads better, and supervisord's config treats % as special.
+    return urlencode(dict(params), safe="/", quote_via=quote)
+
+
+def pg_jdbc_url(cfg: Mapping[str, str] | None = None, database: str | None = None) -> str:
+    """PostgreSQL JDBC URL with the same TLS parameters (pgjdbc reads libpq's sslmode and a PEM
+    sslrootcert; credentials are passed apart, never in the URL)."""
+    cfg = cfg if cfg is not None else resolve()
+    host, port, db = cfg["PG_HOST"], cfg["PG_PORT"], database or cfg["PG_DATABASE"]
+    return f"jdbc:postgresql://{host}:{port}/{db}?{_query(pg_ssl_params(cfg))}"
+
+
+def derived_settings(cfg: Mapping[str, str]) -> dict[str, str]:
+    """Values built from the settings that the shell scripts and rendered configs need as well."""
+    return {
+        "PG_SSL_KEYWORDS": pg_keywords(cfg),
+        "PG_SSL_QUERY": _query(pg_ssl_params(cfg)),
+        # TCP logins to the local server: TLS only, unless the clients are told not to use it.
+        "PG_HBA_TCP": "host" if cfg["PG_SSLMODE"] == "disable" else "hostssl",
+    }
 
 
 def redis_url(cfg: Mapping[str, str] | None = None) -> str:
@@ -377,8 +464,8 @@ def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
     cfg = cfg or resolve()
 
     def pg(prefix: str) -> str:
-        user, password = cfg[f"{prefix}_USER"], quote(cfg[f"{prefix}_PASSWORD"], safe="")
-        return f"postgres://{user}:{password}@{cfg['PG_HOST']}:{cfg['PG_PORT']}/{cfg['PG_DATABASE']}"
+        user, password, ssl = cfg[f"{prefix}_USER"], cfg[f"{prefix}_PASSWORD"], pg_ssl_params(cfg)
+        return pg_uri(user, password, cfg["PG_HOST"], cfg["PG_PORT"], cfg["PG_DATABASE"], ssl, "postgres")
 
     slack = cfg["SLACK_WEBHOOK_URL"]
     scheme, _, rest = slack.partition("://")
@@ -493,7 +580,12 @@ def _shell_quote(value: str) -> str:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--shell"]:
         cfg = resolve()
-        for key, value in {**cfg, **airflow_connections(cfg)}.items():
+        try:
+            exports = {**cfg, **derived_settings(cfg), **airflow_connections(cfg)}
+        except ValueError as exc:  # a setting with a value it cannot take: say which, in one line
+            print(f"error in the settings (.env or the environment): {exc}", file=sys.stderr)
+            return 2
+        for key, value in exports.items():
             print(f"export {key}={_shell_quote(value)}")
         return 0
     if argv[:1] == ["--init-env"]:

@@ -9,7 +9,7 @@
 - The profile comes from the Airflow connection ``pipeline_db_dbt`` (the dbt login), working as
   the group role ``adevents_analytics_builder`` so every object belongs to the group and the
   dashboard role reads it by default privileges. The connection is read when a task runs, never
-  at parse time.
+  at parse time; its TLS extras (sslmode, sslrootcert...) reach the profile too.
 - ``DBT_TASK_GRAPH`` picks the shape of the dbt part of a DAG (:func:`dbt_tasks`):
   ``build`` (default) is one Cosmos ``dbt build`` task over the selection. On a 2-core worker every
   Airflow task costs seconds of process start-up and every dbt subprocess ~5 s more, so the 14
@@ -37,10 +37,24 @@ DBT_PROJECT_DIR = Path(config.get("DBT_PROJECT_DIR"))
 DBT_MANIFEST_PATH = DBT_PROJECT_DIR / "manifest" / "manifest.json"
 DBT_EXECUTABLE = config.get("DBT_EXECUTABLE")
 
+
+class PostgresTlsProfileMapping(PostgresUserPasswordProfileMapping):
+    """Cosmos's user/password mapping, plus the connection's TLS extras it leaves out.
+
+    Cosmos maps only ``sslmode``; dbt-postgres also takes the root certificate (and a client
+    certificate and key), which verify-full needs. They come from the connection like the rest.
+    """
+
+    airflow_param_mapping = {
+        **PostgresUserPasswordProfileMapping.airflow_param_mapping,
+        **{key: f"extra.{key}" for key in config.LIBPQ_SSL_KEYS},
+    }
+
+
 PROFILE_CONFIG = ProfileConfig(
     profile_name="ad_events",
     target_name="airflow",
-    profile_mapping=PostgresUserPasswordProfileMapping(
+    profile_mapping=PostgresTlsProfileMapping(
         conn_id=DBT_CONN_ID,
         profile_args={"schema": "analytics", "role": config.get("DBT_ROLE"), "threads": 4},
     ),

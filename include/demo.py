@@ -284,6 +284,9 @@ def check_and_print_marts(day: date) -> None:
 
 
 def main() -> int:
+    import psycopg
+
+    from include.db import connection_errors
     from include.flink_jobs.ad_window_metrics import oracle
 
     cfg = config.resolve()
@@ -303,6 +306,9 @@ def main() -> int:
         check_and_print_marts(hour.date())
     except (AirflowApiError, DemoError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.OperationalError as exc:  # PostgreSQL away or refusing our TLS settings
+        print(f"demo failed: {connection_errors.explain(exc, cfg)}", file=sys.stderr)
         return 1
     print_urls(cfg)
     return 0

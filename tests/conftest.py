@@ -87,8 +87,12 @@ def browser() -> Iterator[Any]:
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     if not Path(chromium).exists():
         pytest.fail(f"{chromium} is missing: run make install (apt package chromium)")
+    # Chromium refuses ports on its "unsafe" list (10080 is one: AIRFLOW_PORT of a stack shifted by
+    # 2000); the stack's own ports are allowed explicitly.
+    ports = ",".join(sorted({v for k, v in config.resolve().items() if k.endswith("_PORT") and v.isdigit()}))
+    args = ["--no-sandbox", "--headless=new", f"--explicitly-allowed-ports={ports}"]
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--headless=new"])
+        b = p.chromium.launch(executable_path=chromium, args=args)
         try:
             yield b
         finally:

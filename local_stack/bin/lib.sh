@@ -13,7 +13,9 @@ die() { printf '\033[31m[local_stack] error:\033[0m %s\n' "$*" >&2; exit 1; }
 # Exports every setting of include/config.py (defaults, overridden by .env then the environment).
 load_config() {
   (cd "$REPO" && python3 -m include.config --init-env "$REPO/.env") >&2
-  eval "$(cd "$REPO" && python3 -m include.config --shell)"
+  local exports
+  exports=$(cd "$REPO" && python3 -m include.config --shell) || exit 1  # it said what is wrong
+  eval "$exports"
   RUN_DIR="$DATA_DIR/run"
   LOG_DIR="$DATA_DIR/logs"
   export RUN_DIR LOG_DIR
@@ -56,7 +58,7 @@ export_airflow_env() {
   # The pipeline's own login may only do what a user can (write run notes), never administer.
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$AIRFLOW_ADMIN_USER:admin,$AIRFLOW_PIPELINE_USER:user"
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$DATA_DIR/airflow/simple_auth_manager_passwords.json"
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:$AIRFLOW_DB_PASSWORD@$PG_HOST:$PG_PORT/airflow"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:$AIRFLOW_DB_PASSWORD@$PG_HOST:$PG_PORT/airflow?$PG_SSL_QUERY"
   export AIRFLOW__API__BASE_URL="$AIRFLOW_URL"
   export AIRFLOW__API_AUTH__JWT_SECRET=$AIRFLOW_JWT_SECRET
   export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$DATA_DIR/airflow/logs"

@@ -114,6 +114,9 @@ def local_values(env: Mapping[str, str]) -> dict[str, str]:
     values["SLACK_WEBHOOK_URL_FILE"] = f"{values['RUN_DIR']}/conf/alertmanager/slack_webhook_url"
     settings = {s.name for s in config().SETTINGS}
     values.update({name: values["BIND_HOST"] for name in SERVICE_HOSTS.keys() - settings})
+    # Built from the settings (lib.sh exports them too): the PostgreSQL clients' TLS parameters.
+    for name, value in config().derived_settings(values).items():
+        values.setdefault(name, value)
     return values
 
 

@@ -28,6 +28,17 @@ init_postgres() {
     -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/postgres-initdb.log"
 }
 
+# The server's TLS certificate (make up keeps it under DATA_DIR; a renewed one is read on reload).
+init_postgres_tls() {
+  local renewed
+  renewed=$("$STACK/bin/postgres_tls.sh" "$DATA_DIR/tls/postgres" "$PG_RUN_USER" "$PG_HOST" "$BIND_HOST") ||
+    die "could not generate the PostgreSQL TLS certificate under $DATA_DIR/tls/postgres (needs openssl)"
+  if [[ -n $renewed ]]; then
+    log "postgres: TLS certificate (re)generated in $DATA_DIR/tls/postgres"
+    if supervisor_running; then supervisorctl_ signal HUP postgres >/dev/null 2>&1 || true; fi
+  fi
+}
+
 init_kafka() {
   [[ -f $DATA_DIR/kafka/meta.properties ]] && return
   log "kafka: formatting KRaft storage in $DATA_DIR/kafka"
@@ -74,6 +85,7 @@ restart_if_config_changed() {
 }
 
 init_postgres
+init_postgres_tls
 init_kafka
 if ! supervisor_running; then
   log "supervisord: starting (config $RUN_DIR/conf/supervisord.conf)"

@@ -97,3 +97,39 @@ def test_the_well_known_admin_password_still_works_but_is_warned_about(tmp_path)
     )  # fmt: skip
     assert "warning: AIRFLOW_ADMIN_PASSWORD is 'admin'" in result.stderr
     assert config.read_env_file(env_file)["AIRFLOW_ADMIN_PASSWORD"] == "admin"
+
+
+def test_every_postgres_client_kind_gets_the_same_tls_parameters(monkeypatch):
+    for name in config.airflow_connections():
+        monkeypatch.delenv(name, raising=False)
+    cfg = config.resolve({"DATA_DIR": "/srv/my data", "PG_HOST": "db.example", "PG_PORT": "6543"})
+    assert cfg["PG_SSLMODE"] == "verify-full"
+    assert config.pg_ssl_params(cfg) == {
+        "sslmode": "verify-full",
+        "sslrootcert": "/srv/my data/tls/postgres/ca.crt",
+    }
+    assert config.pg_jdbc_url(cfg) == (
+        "jdbc:postgresql://db.example:6543/adevents?sslmode=verify-full&sslrootcert=/srv/my%20data/tls/postgres/ca.crt"
+    )
+    assert config.pg_keywords(cfg) == "sslmode=verify-full sslrootcert='/srv/my data/tls/postgres/ca.crt'"
+    conn = config.airflow_connections(cfg)["AIRFLOW_CONN_PIPELINE_DB_DBT"]
+    assert conn.endswith(
+        "@db.example:6543/adevents?sslmode=verify-full&sslrootcert=/srv/my%20data/tls/postgres/ca.crt"
+    )
+    assert config.derived_settings(cfg)["PG_HBA_TCP"] == "hostssl"
+
+
+def test_tls_off_names_no_root_certificate_and_lets_the_server_take_plaintext():
+    cfg = config.resolve({"PG_SSLMODE": "disable"})
+    assert config.pg_ssl_params(cfg) == {"sslmode": "disable"}
+    assert config.derived_settings(cfg)["PG_HBA_TCP"] == "host"
+
+
+def test_an_unknown_sslmode_is_a_one_line_error_before_anything_starts():
+    env = {**os.environ, "PG_SSLMODE": "verify_full"}
+    done = subprocess.run(
+        [sys.executable, "-m", "include.config", "--shell"], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().count("\n") == 0
+    assert "PG_SSLMODE must be one of disable, allow, prefer, require, verify-ca, verify-full" in done.stderr

@@ -15,6 +15,8 @@ import requests
 from confluent_kafka import Producer
 from confluent_kafka.admin import NewTopic
 
+from include import config
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +81,7 @@ def test_kafka_to_postgres_upsert_through_jdbc(bootstrapped, cfg, pg_owner, smok
         {
             "SMOKE_TOPIC": smoke_topic,
             "SMOKE_BOOTSTRAP": cfg["KAFKA_BOOTSTRAP_SERVERS"],
-            "SMOKE_JDBC_URL": f"jdbc:postgresql://{cfg['PG_HOST']}:{cfg['PG_PORT']}/{cfg['PG_DATABASE']}",
+            "SMOKE_JDBC_URL": config.pg_jdbc_url(cfg),
             "SMOKE_TABLE": table,
             # The least-privilege stream writer, not the owner: proves its grants suffice.
             "SMOKE_USER": cfg["PG_STREAM_WRITER_USER"],

@@ -66,7 +66,7 @@ def test_submit_is_idempotent_and_savepoint_resume_is_exactly_once(
         env=(
             ("SMOKE_TOPIC", topic),
             ("SMOKE_BOOTSTRAP", cfg["KAFKA_BOOTSTRAP_SERVERS"]),
-            ("SMOKE_JDBC_URL", f"jdbc:postgresql://{cfg['PG_HOST']}:{cfg['PG_PORT']}/{cfg['PG_DATABASE']}"),
+            ("SMOKE_JDBC_URL", config.pg_jdbc_url(cfg)),
             ("SMOKE_TABLE", table),
             ("SMOKE_USER", cfg["PG_STREAM_WRITER_USER"]),
             ("SMOKE_PASSWORD", cfg["PG_STREAM_WRITER_PASSWORD"]),

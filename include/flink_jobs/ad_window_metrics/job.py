@@ -20,6 +20,7 @@ Arguments (all optional):
                               (default: a redeploy recomputes every window, so upserts stay complete),
                               latest-offset or group-offsets
   --jdbc-url URL              PostgreSQL JDBC URL. Default: jdbc:postgresql://PG_HOST:PG_PORT/PG_DATABASE
+                              ?sslmode=PG_SSLMODE&sslrootcert=PG_SSLROOTCERT (config.pg_jdbc_url)
   --sink-table TABLE          upsert target. Default: realtime.ad_window_metrics
   --out-of-orderness DUR      bounded out-of-orderness of the watermark. Default: 5 s
   --idle-timeout DUR          a partition without records for this long stops holding the watermark

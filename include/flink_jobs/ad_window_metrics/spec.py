@@ -18,7 +18,8 @@ SPEC_CALLABLE = "include.flink_jobs.ad_window_metrics.spec.job_spec"
 
 
 def jdbc_url(cfg: dict[str, str]) -> str:
-    return f"jdbc:postgresql://{cfg['PG_HOST']}:{cfg['PG_PORT']}/{cfg['PG_DATABASE']}"
+    """The sink's JDBC URL, TLS parameters (PG_SSLMODE, PG_SSLROOTCERT) included."""
+    return config.pg_jdbc_url(cfg)
 
 
 def job_spec() -> JobSpec:
