@@ -196,3 +196,61 @@ def test_backfilling_an_hour_behind_the_stream_replaces_its_windows_cache_archiv
         kafka_admin.delete_topics([backfill_topic])
         shutil.rmtree(archive.day_dir(root, DAY), ignore_errors=True)
         cleanup([DAY])
+
+
+SAMPLE = REPO / "samples" / "avazu_sample_100.csv"
+
+
+def _replay_log(cfg: dict[str, str], run_id: str, task_id: str) -> str:
+    logs = Path(cfg["DATA_DIR"]) / "airflow" / "logs" / "dag_id=dag_avazu_replay" / f"run_id={run_id}"
+    files = sorted((logs / f"task_id={task_id}").glob("attempt=*.log"))
+    return files[-1].read_text() if files else ""
+
+
+def test_the_replay_dag_backfills_hours_behind_the_live_job_and_refuses_to_dead_letter_them_silently(
+    bootstrapped: Any, airflow: Any, cfg: dict[str, str], pg_owner: Any
+) -> None:
+    """The deployed job and the real topics, as a user drives them: the sample streams while its hour
+    is ahead of the watermark; once the job has passed it, the same default trigger backfills it (the
+    windows are the sample's, the summary says how many were rewritten), forcing the stream fails with
+    the reason, and ticking late_events_intended streams it into the DLQ as before."""
+    from include.demo import job_watermark
+
+    sample_hour = SAMPLE.read_text().splitlines()[1].split(",")[2]
+    end = hour_start_ms(sample_hour) + 3_600_000
+
+    def passed() -> bool:
+        mark = job_watermark(cfg)
+        return mark is not None and mark.timestamp() * 1000 >= end - 1
+
+    if not passed():  # a fresh stack: stream the sample first; its end-of-input markers close the hour
+        run_id, state = airflow.run_and_wait("dag_avazu_replay", conf={}, timeout=600)
+        assert state == "success", _replay_log(cfg, run_id, "replay")[-2000:]
+        wait_for(passed, 180, "the live job's watermark to pass the sample's hour", 2)
+
+    run_id, state = airflow.run_and_wait("dag_avazu_replay", conf={}, timeout=900)
+    assert state == "success", _replay_log(cfg, run_id, "backfill")[-3000:]
+    plan = airflow.xcom("dag_avazu_replay", run_id, "validate")["plan"]
+    assert plan["backfill"] == [sample_hour, sample_hour] and plan["stream"] is None, plan
+    summary = airflow.xcom("dag_avazu_replay", run_id, "summary")
+    report = summary["backfilled"]
+    assert report["published"] == 100 and summary["windows_rewritten"] == report["windows_written"] > 0
+    assert "windows rewritten" in summary["summary"] and "windows rewritten" in _replay_log(
+        cfg, run_id, "summary"
+    )
+    start = hour_start_ms(sample_hour) / 1000
+    where = "window_start >= to_timestamp(%s) AND window_start < to_timestamp(%s)"
+    actual = read_rows(pg_owner, "realtime.ad_window_metrics", where, (start, start + 3600))
+    assert not diff(actual, oracle.compute_file(SAMPLE)), diff(actual, oracle.compute_file(SAMPLE))
+
+    run_id, state = airflow.run_and_wait("dag_avazu_replay", conf={"mode": "stream"}, timeout=300)
+    assert state == "failed"
+    assert "streaming them would only dead-letter them as late_event" in _replay_log(cfg, run_id, "validate")
+
+    run_id, state = airflow.run_and_wait(
+        "dag_avazu_replay", conf={"mode": "stream", "late_events_intended": True}, timeout=600
+    )
+    assert state == "success"
+    summary = airflow.xcom("dag_avazu_replay", run_id, "summary")
+    assert summary["streamed"]["published"] == 100 and summary["backfilled"] is None
+    assert summary["plan"]["reason"] == "late events intended"
