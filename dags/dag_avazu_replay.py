@@ -22,7 +22,7 @@ event schema and published to `ad_events_raw` with the headers naming its regist
 | `ensure_partitions` | creates the daily partitions of `realtime.ad_window_metrics` for the replayed hours' days (partitions follow event time), so no window lands in the DEFAULT partition |
 | `replay` | streams the hours ahead of the watermark: runs the producer (include/ingest/producer.py) in the task; returns the accounting report as XCom and fails unless rows read = published + dead-lettered with nothing failed |
 | `backfill` | recomputes the hours behind the watermark (include/backfill/): publishes them to `TOPIC_BACKFILL`, runs the window SQL as a bounded batch job, swaps the range's windows in PostgreSQL (one transaction), Redis and the archive; returns its report as XCom. Idempotent: a retry or a re-run gives the same windows |
-| `summary` | one line saying what streamed and what was backfilled, and how many windows were rewritten (its log and XCom); the days whose marts to rebuild |
+| `summary` | one line saying what streamed and what was backfilled, and how many windows were rewritten: the run's note (shown in the grid), its log and XCom; the days whose marts to rebuild |
 | `rebuild_marts` | one `dag_daily_etl` run per affected day (mapped; none when nothing was backfilled) |
 
 Retries: `validate` and an accounting failure are not retried (a retry would not help, and a replay
@@ -43,6 +43,26 @@ from include.kafka.topic_policy import param_pattern
 
 HOUR_PATTERN = "^([0-9]{8})?$"
 log = logging.getLogger(__name__)
+
+
+def _set_run_note(dag_id: str, run_id: str, note: str) -> None:
+    """The run's note (shown in the grid): what the run did, without opening a log. Best effort."""
+    from urllib.parse import quote
+
+    from include import config
+    from include.airflow_api import AirflowClient
+
+    try:
+        cfg = config.resolve()
+        client = AirflowClient(cfg["AIRFLOW_URL"], cfg["AIRFLOW_ADMIN_USER"], cfg["AIRFLOW_ADMIN_PASSWORD"])
+        client._call(
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}",
+            params={"update_mask": "note"},
+            json={"note": note[:1000]},
+        )
+    except Exception as exc:  # the summary is in the log and the XCom either way
+        log.info("could not set the run's note (%s)", exc)
 
 
 def _job_watermark() -> int | None:
@@ -265,6 +285,7 @@ def dag_avazu_replay() -> None:
         streamed: dict[str, Any] | None,
         backfilled: dict[str, Any] | None,
         params: dict[str, Any] | None = None,
+        dag_run: Any = None,
     ) -> dict[str, Any]:
         from datetime import UTC, datetime, timedelta
 
@@ -304,6 +325,8 @@ def dag_avazu_replay() -> None:
                 )
         line = "; ".join(parts)
         print(line)
+        if dag_run is not None:
+            _set_run_note(dag_run.dag_id, dag_run.run_id, line)
         return {
             "summary": line,
             "plan": plan,

@@ -238,6 +238,7 @@ def test_the_replay_dag_backfills_hours_behind_the_live_job_and_refuses_to_dead_
     assert "windows rewritten" in summary["summary"] and "windows rewritten" in _replay_log(
         cfg, run_id, "summary"
     )
+    assert airflow.dag_run("dag_avazu_replay", run_id).get("note") == summary["summary"]  # shown in the grid
     start = hour_start_ms(sample_hour) / 1000
     where = "window_start >= to_timestamp(%s) AND window_start < to_timestamp(%s)"
     actual = read_rows(pg_owner, "realtime.ad_window_metrics", where, (start, start + 3600))
