@@ -4,6 +4,9 @@
 Replays an Avazu file (or an hour range of it) into Kafka: every row validated against the registered
 event schema and published to `ad_events_raw` with the headers naming its registered schema, or dead-lettered to
 `ad_events_error` with the reason. Trigger it from the UI ("Trigger DAG w/ config") or the REST API.
+Hours the streaming job has already passed are backfilled instead (docs/backfill.md): their windows
+are recomputed by the same SQL in a batch job and replace the old ones, so they are never all
+dead-lettered as `late_event` by a green run.
 
 | param | meaning |
 | --- | --- |
@@ -83,7 +86,7 @@ def _job_watermark() -> int | None:
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["ingest", "manual"],
-    description="Replay an Avazu file or hour range into Kafka: validated, bad rows to the DLQ, accounted",
+    description="Replay an Avazu file or hour range: hours ahead of the live job stream into Kafka, hours behind it are backfilled",
     params={
         "file": Param(
             "samples/avazu_sample_100.csv",
