@@ -86,7 +86,7 @@ def _job_watermark() -> int | None:
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
     tags=["ingest", "manual"],
-    description="Replay an Avazu file or hour range: hours ahead of the live job stream into Kafka, hours behind it are backfilled",
+    description="Replay Avazu hours: those ahead of the live job stream into Kafka, those behind it are backfilled",
     params={
         "file": Param(
             "samples/avazu_sample_100.csv",

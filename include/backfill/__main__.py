@@ -30,11 +30,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    from include import config
     from include.ingest.ranges import check_range
+    from include.kafka.topic_policy import TopicNotAllowed, check
 
     try:
+        # The backfill topic, or a scratch raw topic (TOPIC_RAW_EXTRA); never the live job's topic.
+        if args.topic is not None and args.topic != config.get("TOPIC_BACKFILL"):
+            if args.topic == config.get("TOPIC_RAW"):
+                raise TopicNotAllowed(
+                    f"{args.topic!r} is the live job's topic: a backfill must not publish there"
+                )
+            check("raw", args.topic)
+        if args.dlq_topic is not None:
+            check("dlq", args.dlq_topic)
         check_range(args.file, args.from_hour, args.to_hour)
-    except ValueError as exc:
+    except (TopicNotAllowed, ValueError) as exc:
         print(f"backfill: error: {exc}", file=sys.stderr)
         return 2
     request = BackfillRequest(
