@@ -1,7 +1,8 @@
 """Benchmarks: ``python -m bench.run [section ...]`` (``make bench``), results in bench/results.json.
 
 One key per section; a run replaces only the sections it ran, so other benchmarks' results stay.
-Sections: ``ingest`` (bench/ingest.py), ``batch`` (bench/batch.py), ``realtime`` (bench/realtime.py). Run against the local stack (``local_stack/bin/run.sh``).
+Sections: ``ingest`` (bench/ingest.py), ``batch`` (bench/batch.py), ``realtime`` (bench/realtime.py),
+``backfill`` (bench/backfill.py). Run against the local stack (``local_stack/bin/run.sh``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ def _realtime(args: argparse.Namespace) -> dict[str, Any]:
     return realtime.run(rows=args.realtime_rows, before_job=args.realtime_before)
 
 
-SECTIONS = {"ingest": _ingest, "batch": _batch, "realtime": _realtime}
+def _backfill(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import backfill
+
+    return backfill.run(rows=args.backfill_rows)
+
+
+SECTIONS = {"ingest": _ingest, "batch": _batch, "realtime": _realtime, "backfill": _backfill}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--realtime-rows", type=int, default=2_000_000, help="realtime: generated events (default 2M)"
+    )
+    parser.add_argument(
+        "--backfill-rows", type=int, default=4_000_000, help="backfill: rows of the day (default 4M)"
     )
     parser.add_argument(
         "--realtime-before",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -69,10 +70,10 @@ class AirflowClient:
             time.sleep(2)
 
     def set_run_note(self, dag_id: str, run_id: str, note: str) -> None:
-        """The run's note: shown above its tasks in the grid, and in the runs list."""
-        self._call(
-            "PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", params={"update_mask": "note"}, json={"note": note}
-        )
+        """The run's note: shown above its tasks in the grid, and in the runs list (Airflow keeps
+        at most 1,000 characters)."""
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+        self._call("PATCH", path, params={"update_mask": "note"}, json={"note": note[:1000]})
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

@@ -87,6 +87,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOPIC_DLQ", "ad_events_error", "Dead-letter topic."),
     Setting("TOPIC_DLQ_PARTITIONS", "1", "Partitions of the dead-letter topic."),
     Setting(
+        "TOPIC_BACKFILL",
+        "ad_events_backfill",
+        "Topic a backfill publishes its hours to (docs/backfill.md): the live job never reads it; the "
+        "backfill's batch job reads exactly the offsets it published. Created on first use, with "
+        "TOPIC_RAW_PARTITIONS partitions and one day of retention.",
+    ),
+    Setting(
         "TOPIC_RAW_EXTRA",
         "scratch_raw_*",
         "Raw topics a DAG param or the replay CLI may name besides TOPIC_RAW (comma-separated; a "

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from include.ingest.event_time import hour_start_ms, normalize_hour
+from include.ingest.event_time import normalize_hour
 from include.ingest.preflight import FileCheckError, check_file
 from include.ingest.preflight import check_range as check_file_range
 
@@ -54,21 +53,3 @@ def check_range(path: str | os.PathLike[str], hour_from: str | None, hour_to: st
         raise FileCheckError(f"{file} has no data rows with a readable hour")
     check_file_range(facts, hour_from, hour_to)
     return HourSpan(facts.first_hour, facts.last_hour)
-
-
-def late_replay_warning(first_hour: str, last_hour: str, watermark_ms: int | None) -> str | None:
-    """A warning when hours ``first_hour..last_hour`` (YYMMDDHH) reach back behind the streaming
-    job's watermark: Flink dead-letters such events as ``late_event`` instead of counting them.
-    """
-    if watermark_ms is None:
-        return None
-    start, end = hour_start_ms(first_hour), hour_start_ms(last_hour) + 3_600_000
-    if watermark_ms < start:
-        return None
-    mark = datetime.fromtimestamp(watermark_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    share = "every event" if watermark_ms >= end - 1 else "the events up to it"
-    return (
-        f"the streaming job's watermark is at {mark}: of hours {first_hour}..{last_hour}, {share} will "
-        "reach the DLQ as late_event, not the real-time windows. For those hours use the daily ETL "
-        "(batch) or replay with pace=live; make demo picks a free hour by itself."
-    )

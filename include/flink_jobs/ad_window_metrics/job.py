@@ -43,6 +43,13 @@ Arguments (all optional):
   --dlq-schema-id N           registry id of the dead-letter schema: each dead letter carries the
                               headers naming it (include/schema_headers.py). Default 0: no headers
   --blackhole-sinks           the same SQL into blackhole sinks (benchmarks: the cost of the sinks)
+  --backfill-id ID            run as a backfill (include/backfill/): a bounded job in batch execution
+                              mode over --start-offsets..--end-offsets of --source-topic, no watermark
+                              (no event is late), windows into --staging-table under this id, no
+                              Redis (the backfill replaces the range's cache after the swap)
+  --start-offsets SPEC        backfill: first offset per partition, "partition:0,offset:N;partition:1,..."
+  --end-offsets SPEC          backfill: end offset (exclusive) per partition, same form
+  --staging-table TABLE       backfill: Default: realtime.ad_window_metrics_backfill
   --explain                   print the statements and the optimized plan, submit nothing
 
 Durations: "500 ms", "5 s", "2 min", or a bare number of seconds.
@@ -120,8 +127,16 @@ def parse_args(argv: list[str] | None = None, cfg: dict[str, str] | None = None)
     p.add_argument("--pipeline-name", default=cfg["FLINK_JOB_NAME"])
     p.add_argument("--dlq-schema-id", type=int, default=0)
     p.add_argument("--blackhole-sinks", action="store_true")
+    p.add_argument("--backfill-id", default=None)
+    p.add_argument("--start-offsets", default=None)
+    p.add_argument("--end-offsets", default=None)
+    p.add_argument("--staging-table", default="realtime.ad_window_metrics_backfill")
     p.add_argument("--explain", action="store_true")
     args = p.parse_args(argv)
+    if args.backfill_id is not None:
+        if not (args.start_offsets and args.end_offsets):
+            p.error("--backfill-id needs --start-offsets and --end-offsets")
+        args.redis_url = ""  # the backfill replaces the range's cache itself, after the swap
     if args.group_id is None:
         args.group_id = args.pipeline_name
     if args.checkpoints_uri is None:
@@ -179,6 +194,7 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
     """``(DDL and views, INSERTs)`` of the job: everything it does, as SQL text."""
     properties = sql.schema_properties(json.loads(SCHEMA_PATH.read_text()))
     user, password = jdbc_credentials(cfg)
+    backfill = args.backfill_id is not None
     ddl = [
         sql.events_source_ddl(
             "events",
@@ -189,11 +205,32 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
             out_of_orderness_ms=args.out_of_orderness,
             idle_timeout_ms=args.idle_timeout,
             startup_mode=args.startup_mode,
+            bounded_offsets=(args.start_offsets, args.end_offsets) if backfill else None,
         ),
-        *sql.transform_views("events", properties),
+        *sql.transform_views(
+            "events", properties, **({"watermark": sql.BATCH_WATERMARK} if backfill else {})
+        ),
         sql.window_metrics_view(),
     ]
-    if args.blackhole_sinks:  # the same queries, nothing leaves the job
+    if backfill and not args.blackhole_sinks:
+        ddl += [
+            sql.staging_sink_ddl(
+                "metrics_sink",
+                url=args.jdbc_url,
+                staging_table=args.staging_table,
+                username=user,
+                password=password,
+            ),
+            sql.dlq_sink_ddl(
+                "dlq_sink",
+                topic=args.dlq_topic,
+                bootstrap_servers=args.bootstrap_servers,
+                transactional_id_prefix=f"{args.pipeline_name}-dlq",
+                with_headers=bool(args.dlq_schema_id),
+                exactly_once=False,
+            ),
+        ]
+    elif args.blackhole_sinks:  # the same queries, nothing leaves the job
         ddl += [sql.blackhole_sink_ddl("metrics_sink", sql.metrics_sink_columns()),
                 sql.blackhole_sink_ddl("dlq_sink", sql.dlq_columns(bool(args.dlq_schema_id)))]  # fmt: skip
     else:
@@ -214,7 +251,9 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
             ),
         ]
     inserts = [
-        f"INSERT INTO metrics_sink SELECT {', '.join(sql.METRICS_COLUMNS)} FROM window_metrics",
+        sql.staging_insert("metrics_sink", args.backfill_id)
+        if backfill and not args.blackhole_sinks
+        else f"INSERT INTO metrics_sink SELECT {', '.join(sql.METRICS_COLUMNS)} FROM window_metrics",
         f"INSERT INTO dlq_sink {sql.dlq_query(schema_id=args.dlq_schema_id or None)}",
     ]
     if args.archive_uri:
@@ -265,7 +304,10 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = config.resolve()
     args = parse_args(argv, cfg)
-    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    settings = (
+        EnvironmentSettings.in_batch_mode() if args.backfill_id else EnvironmentSettings.in_streaming_mode()
+    )
+    t_env = TableEnvironment.create(settings)
     configure(t_env, args)
     ddl, inserts = statements(args, cfg)
     # The format ships with the job (the cluster's lib stays as deployed).

@@ -134,8 +134,13 @@ def events_source_ddl(
     out_of_orderness_ms: int,
     idle_timeout_ms: int,
     startup_mode: str = "earliest-offset",
+    bounded_offsets: tuple[str, str] | None = None,
 ) -> str:
     """The Kafka source: every record once, parsed, per-partition watermarks, optional idle timeout.
+
+    ``bounded_offsets`` ``(start, end)`` (``"partition:0,offset:12;partition:1,offset:7"``, end
+    exclusive) makes it a bounded source over exactly those records: a backfill's batch job reads
+    the records its own replay published, and nothing else (include/backfill/).
 
     ``idle_timeout_ms`` 0 (the job's default) leaves idleness off: a source that falls behind
     (backpressure, a busy machine) stops reading some partitions for a while, Flink then calls them
@@ -158,6 +163,13 @@ def events_source_ddl(
     }
     if idle_timeout_ms > 0:
         options["scan.watermark.idle-timeout"] = f"{idle_timeout_ms} ms"
+    if bounded_offsets is not None:
+        options |= {
+            "scan.startup.mode": "specific-offsets",
+            "scan.startup.specific-offsets": bounded_offsets[0],
+            "scan.bounded.mode": "specific-offsets",
+            "scan.bounded.specific-offsets": bounded_offsets[1],
+        }
     return f"""CREATE TEMPORARY TABLE {table} (
     {_columns(properties)},
     kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
@@ -388,6 +400,46 @@ def jdbc_sink_ddl(table: str, *, url: str, sink_table: str, username: str, passw
 )"""
 
 
+BATCH_WATERMARK = "CAST(NULL AS TIMESTAMP_LTZ(3))"
+"""The watermark a backfill's batch job classifies with: none, so no event is late (a batch sees
+every event of its range before any window is computed)."""
+
+BACKFILL_ID_COLUMN = "backfill_id"
+
+
+def staging_sink_ddl(table: str, *, url: str, staging_table: str, username: str, password: str) -> str:
+    """A backfill's windows, keyed by its id: the live table only changes when they are complete.
+
+    ``staging_table`` is ``realtime.ad_window_metrics_backfill`` (migration V006): the window row
+    plus ``backfill_id``. The backfill then swaps the range's rows into the live table in one
+    PostgreSQL transaction (include/backfill/swap.py).
+    """
+    options = {
+        "connector": "jdbc",
+        "url": url,
+        "table-name": staging_table,
+        "username": username,
+        "password": password,
+        "sink.buffer-flush.interval": "1s",
+        "sink.buffer-flush.max-rows": "5000",
+        "sink.max-retries": "5",
+    }
+    return f"""CREATE TEMPORARY TABLE {table} (
+    {BACKFILL_ID_COLUMN} STRING NOT NULL,
+{_METRICS_SCHEMA},
+    PRIMARY KEY ({BACKFILL_ID_COLUMN}, {', '.join(contract.WINDOW_KEY)}) NOT ENFORCED
+) WITH (
+    {_with(options)}
+)"""
+
+
+def staging_insert(sink: str, backfill_id: str, metrics: str = "window_metrics") -> str:
+    return (
+        f"INSERT INTO {sink} SELECT {_quote(backfill_id)} AS {BACKFILL_ID_COLUMN}, "
+        f"{', '.join(METRICS_COLUMNS)} FROM {metrics}"
+    )
+
+
 DLQ_COLUMNS = """    raw_payload STRING,
     error_type STRING,
     error_message STRING,
@@ -425,6 +477,7 @@ def dlq_sink_ddl(
     bootstrap_servers: str,
     transactional_id_prefix: str,
     with_headers: bool = False,
+    exactly_once: bool = True,
 ) -> str:
     """The dead-letter record as JSON, written exactly once (Kafka transactions per checkpoint).
 
@@ -433,17 +486,24 @@ def dlq_sink_ddl(
 
     Null fields are written as ``null`` so every record has every key, like the producer's.
     Consumers must read with ``isolation.level=read_committed`` to see each dead letter once.
+    ``exactly_once=False`` (a backfill's batch job, which takes no checkpoints to commit
+    transactions on): at least once.
     """
     options = {
         "connector": "kafka",
         "topic": topic,
         "properties.bootstrap.servers": bootstrap_servers,
-        "properties.transaction.timeout.ms": "600000",
-        "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": transactional_id_prefix,
         "format": "json",
         "json.encode.ignore-null-fields": "false",
     }
+    if exactly_once:
+        options |= {
+            "properties.transaction.timeout.ms": "600000",
+            "sink.delivery-guarantee": "exactly-once",
+            "sink.transactional-id-prefix": transactional_id_prefix,
+        }
+    else:
+        options["sink.delivery-guarantee"] = "at-least-once"
     headers = f",\n    {HEADERS_COLUMN} MAP<STRING, BYTES> METADATA" if with_headers else ""
     return f"""CREATE TEMPORARY TABLE {table} (
 {DLQ_COLUMNS}{headers}

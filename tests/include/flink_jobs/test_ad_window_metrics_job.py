@@ -88,3 +88,25 @@ def test_interval_rendering():
     assert sql.interval(90_061_001) == "INTERVAL '1 01:01:01.001' DAY TO SECOND(3)"
     with pytest.raises(ValueError):
         sql.interval(-1)
+
+
+def test_a_backfill_is_the_same_windows_bounded_into_the_staging_table():
+    cfg = config.resolve()
+    stream_ddl, _ = job.statements(job.parse_args(["--redis-url", ""], cfg), cfg)
+    argv = ["--backfill-id", "b1", "--start-offsets", "partition:0,offset:5",
+            "--end-offsets", "partition:0,offset:9", "--archive-uri", "file:///tmp/staged"]  # fmt: skip
+    args = job.parse_args(argv, cfg)
+    assert args.redis_url == ""  # the backfill replaces the range's cache itself
+    ddl, inserts = job.statements(args, cfg)
+    text = "\n".join(ddl)
+    assert "'scan.bounded.specific-offsets' = 'partition:0,offset:9'" in text
+    assert "'scan.startup.specific-offsets' = 'partition:0,offset:5'" in text
+    assert sql.BATCH_WATERMARK in text and "CURRENT_WATERMARK" not in text  # nothing is late
+    assert "'table-name' = 'realtime.ad_window_metrics_backfill'" in text
+    assert "'sink.delivery-guarantee' = 'at-least-once'" in text
+    assert inserts[0].startswith("INSERT INTO metrics_sink SELECT 'b1' AS backfill_id, window_size_s")
+    assert [i.split()[2] for i in inserts] == ["metrics_sink", "dlq_sink", "archive_sink"]
+    # One window definition: the on-time filter and both aggregation levels are the stream's, word for word.
+    assert ddl[2:5] == stream_ddl[2:5] and "window_metrics AS" in ddl[4]
+    with pytest.raises(SystemExit):
+        job.parse_args(["--backfill-id", "b1"], cfg)
