@@ -212,7 +212,18 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
         ),
         sql.window_metrics_view(),
     ]
-    if backfill and not args.blackhole_sinks:
+    dlq_sink = sql.dlq_sink_ddl(
+        "dlq_sink",
+        topic=args.dlq_topic,
+        bootstrap_servers=args.bootstrap_servers,
+        transactional_id_prefix=f"{args.pipeline_name}-dlq",
+        with_headers=bool(args.dlq_schema_id),
+        exactly_once=not backfill,  # a batch job takes no checkpoints to commit transactions on
+    )
+    if args.blackhole_sinks:  # the same queries, nothing leaves the job
+        ddl += [sql.blackhole_sink_ddl("metrics_sink", sql.metrics_sink_columns()),
+                sql.blackhole_sink_ddl("dlq_sink", sql.dlq_columns(bool(args.dlq_schema_id)))]  # fmt: skip
+    elif backfill:
         ddl += [
             sql.staging_sink_ddl(
                 "metrics_sink",
@@ -221,18 +232,8 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
                 username=user,
                 password=password,
             ),
-            sql.dlq_sink_ddl(
-                "dlq_sink",
-                topic=args.dlq_topic,
-                bootstrap_servers=args.bootstrap_servers,
-                transactional_id_prefix=f"{args.pipeline_name}-dlq",
-                with_headers=bool(args.dlq_schema_id),
-                exactly_once=False,
-            ),
+            dlq_sink,
         ]
-    elif args.blackhole_sinks:  # the same queries, nothing leaves the job
-        ddl += [sql.blackhole_sink_ddl("metrics_sink", sql.metrics_sink_columns()),
-                sql.blackhole_sink_ddl("dlq_sink", sql.dlq_columns(bool(args.dlq_schema_id)))]  # fmt: skip
     else:
         ddl += [
             sql.jdbc_sink_ddl(
@@ -242,13 +243,7 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
                 username=user,
                 password=password,
             ),
-            sql.dlq_sink_ddl(
-                "dlq_sink",
-                topic=args.dlq_topic,
-                bootstrap_servers=args.bootstrap_servers,
-                transactional_id_prefix=f"{args.pipeline_name}-dlq",
-                with_headers=bool(args.dlq_schema_id),
-            ),
+            dlq_sink,
         ]
     inserts = [
         sql.staging_insert("metrics_sink", args.backfill_id)
