@@ -643,12 +643,17 @@ def test_a_retried_task_posts_one_slack_message_after_its_last_try(cfg, airflow,
     """DEFAULT_ARGS retries=2: tries 1 and 2 are up_for_retry (no message), try 3 fails and posts once."""
     run_id = retried_failure["run_id"]
     assert airflow.wait_for_run("dag_avazu_replay", run_id, timeout=300) == "failed"
-    tis = airflow.task_instances("dag_avazu_replay", run_id)
-    assert {t["task_id"]: (t["state"], t["try_number"]) for t in tis} == {
+    tis = {
+        t["task_id"]: (t["state"], t["try_number"])
+        for t in airflow.task_instances("dag_avazu_replay", run_id)
+    }
+    streamed = {task: tis[task] for task in ("validate", "ensure_partitions", "replay")}
+    assert streamed == {
         "validate": ("success", 1),
         "ensure_partitions": ("success", 1),
         "replay": ("failed", 3),
     }
+    assert tis["summary"] == ("upstream_failed", 0), tis  # the run's outcome is the failure's note
     deadline = time.monotonic() + 30
     while not sink_messages(cfg, run_id) and time.monotonic() < deadline:
         time.sleep(1)
