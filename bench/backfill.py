@@ -25,11 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.realtime import _Private, _rest, _timed
+from bench.realtime import _Private, _timed
 from include import config
 from include.backfill.run import BackfillRequest, run_backfill
 from include.flink_jobs.ad_window_metrics import oracle
 from include.flink_jobs.ad_window_metrics.table import read_rows
+from include.flink_jobs.common.client import client_from
 from include.flink_jobs.common.state import local_path, state_dirs
 from include.ingest.generator import generate
 from include.ingest.producer import ReplayOptions, replay
@@ -77,7 +78,7 @@ def run(rows: int = 4_000_000, hours: int = 24) -> dict[str, Any]:
         )
         backfill_s = time.monotonic() - started
         actual = read_rows(private.pg, private.table)
-        live_state = _rest(cfg, "GET", f"/jobs/{job_id}")["state"]
+        live_state = client_from(cfg).job_state(job_id)
     finally:
         private.admin.delete_topics([backfill_topic])
         private.close()

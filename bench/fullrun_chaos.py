@@ -67,12 +67,12 @@ def _kill9(cfg: dict[str, str], program: str) -> str:
 def _checkpoint_after(cfg: dict[str, str], since_ms: int) -> bool:
     """The streaming job runs and completed a checkpoint after ``since_ms`` (epoch ms)."""
     from bench import fullrun_stack as stack
-    from include.flink_jobs.common import rest
+    from include.flink_jobs.common.client import client_from
 
     job_id = stack.find_running_job(cfg)
     if job_id is None:
         return False
-    info = rest.parse_checkpoints(stack._flink_get(cfg)(rest.checkpoints_path(job_id)))
+    info = client_from(cfg).checkpoints(job_id)
     return (info.latest_ack_ms or 0) > since_ms
 
 

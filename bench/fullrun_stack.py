@@ -102,36 +102,22 @@ def running_job_id(cfg: dict[str, str]) -> str:
     return job_id
 
 
-def _flink_get(cfg: dict[str, str]) -> Callable[[str], Any]:
-    import requests
-
-    base = cfg["FLINK_REST_URL"]
-
-    def get_json(path: str) -> Any:
-        resp = requests.get(f"{base}{path}", timeout=10)
-        resp.raise_for_status()
-        return resp.json()
-
-    return get_json
-
-
 def find_running_job(cfg: dict[str, str]) -> str | None:
     """The RUNNING job called FLINK_JOB_NAME (ids change at each submission: found by name)."""
-    from include.flink_jobs.common import rest
+    from include.flink_jobs.common.client import client_from
 
     try:
-        jobs = rest.parse_jobs(_flink_get(cfg)(rest.JOBS_OVERVIEW))
+        job = client_from(cfg).running_job(cfg["FLINK_JOB_NAME"])
     except Exception as exc:
         raise _stack_down("Flink", exc) from None
-    job = rest.running_job(jobs, cfg["FLINK_JOB_NAME"])
     return job.job_id if job else None
 
 
 def watermark_ms(cfg: dict[str, str], job_id: str) -> int | None:
     """The job's newest event-time watermark (None before its first event)."""
-    from include.flink_jobs.common import rest
+    from include.flink_jobs.common.client import client_from
 
-    return rest.newest_watermark_ms(_flink_get(cfg), job_id)
+    return client_from(cfg).watermark_ms(job_id)
 
 
 def newest_window_end(conn: Any) -> datetime | None:

@@ -44,6 +44,7 @@ from include import config
 from include.flink_jobs.ad_window_metrics import oracle
 from include.flink_jobs.ad_window_metrics.spec import job_spec
 from include.flink_jobs.ad_window_metrics.table import create_copy, read_rows
+from include.flink_jobs.common.client import client_from
 from include.flink_jobs.common.state import local_path, state_dirs
 from include.flink_jobs.common.submit import JobSpec, submit
 from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS, send_markers
@@ -51,14 +52,6 @@ from include.ingest.generator import generate
 from include.ingest.producer import ReplayOptions, replay
 
 START_HOUR = "14102300"
-
-
-def _rest(cfg: dict[str, str], method: str, path: str) -> Any:
-    import requests
-
-    resp = requests.request(method, f"{cfg['FLINK_REST_URL']}{path}", timeout=10)
-    resp.raise_for_status()
-    return resp.json() if resp.content else None
 
 
 def _wait(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> Any:
@@ -115,8 +108,8 @@ class _Private:
         return job_id
 
     def cancel(self, job_id: str) -> None:
-        _rest(self.cfg, "PATCH", f"/jobs/{job_id}?mode=cancel")
-        _wait(lambda: _rest(self.cfg, "GET", f"/jobs/{job_id}")["state"] == "CANCELED", 120, "the cancel")
+        client_from(self.cfg).cancel(job_id)
+        _wait(lambda: client_from(self.cfg).get(f"/jobs/{job_id}")["state"] == "CANCELED", 120, "the cancel")
 
     def count(self) -> int:
         return self.pg.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
@@ -126,8 +119,12 @@ class _Private:
 
     def close(self) -> None:
         for job_id in self.jobs:
-            if _rest(self.cfg, "GET", f"/jobs/{job_id}")["state"] not in ("CANCELED", "FAILED", "FINISHED"):
-                _rest(self.cfg, "PATCH", f"/jobs/{job_id}?mode=cancel")
+            if client_from(self.cfg).get(f"/jobs/{job_id}")["state"] not in (
+                "CANCELED",
+                "FAILED",
+                "FINISHED",
+            ):
+                client_from(self.cfg).cancel(job_id)
         self.admin.delete_topics([self.topic, self.dlq])
         self.pg.execute(f"DROP TABLE IF EXISTS {self.table}")
         self.pg.close()
@@ -153,20 +150,20 @@ _SINK_IN = re.compile(r"^\d+\.(Sink__)?metrics_sink\[\d+\](__Writer)?\.numRecord
 def _sink_rows(cfg: dict[str, str], job_id: str) -> int:
     """Rows handed to the ``metrics_sink`` operator so far, over every vertex and subtask."""
     total = 0
-    for vertex in _rest(cfg, "GET", f"/jobs/{job_id}")["vertices"]:
+    for vertex in client_from(cfg).get(f"/jobs/{job_id}")["vertices"]:
         path = f"/jobs/{job_id}/vertices/{vertex['id']}/metrics"
-        ids = [m["id"] for m in _rest(cfg, "GET", path) if _SINK_IN.match(m["id"])]
+        ids = [m["id"] for m in client_from(cfg).get(path) if _SINK_IN.match(m["id"])]
         if ids:
-            total += sum(int(float(m["value"])) for m in _rest(cfg, "GET", f"{path}?get={','.join(ids)}"))
+            total += sum(int(float(m["value"])) for m in client_from(cfg).get(f"{path}?get={','.join(ids)}"))
     return total
 
 
 def _busy_sampler(cfg: dict[str, str], job_id: str) -> dict[str, dict[str, list[float]]]:
     """One sample of busy and backpressured ms per second of every vertex (first 60 characters of its name)."""
     out: dict[str, dict[str, list[float]]] = {}
-    for vertex in _rest(cfg, "GET", f"/jobs/{job_id}")["vertices"]:
+    for vertex in client_from(cfg).get(f"/jobs/{job_id}")["vertices"]:
         path = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
-        got = _rest(cfg, "GET", f"{path}?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond&agg=max")
+        got = client_from(cfg).get(f"{path}?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond&agg=max")
         values = {m["id"]: m.get("max") for m in got}
         entry = out.setdefault(vertex["name"][:60], {"busy": [], "backpressured": []})
         for key, metric in (
@@ -186,7 +183,7 @@ def _merge(into: dict[str, dict[str, list[float]]], sample: dict[str, dict[str, 
 
 def _wait_running(cfg: dict[str, str], job_id: str) -> None:
     def running() -> bool:
-        info = _rest(cfg, "GET", f"/jobs/{job_id}")
+        info = client_from(cfg).get(f"/jobs/{job_id}")
         if info["state"] in ("FAILED", "CANCELED"):
             raise RuntimeError(f"benchmark job {job_id} is {info['state']}")
         return info["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in info["vertices"])

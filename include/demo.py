@@ -26,7 +26,7 @@ from typing import Any
 
 from include import config
 from include.airflow_api import AirflowApiError, AirflowClient
-from include.flink_jobs.common import rest
+from include.flink_jobs.common.client import client_from
 
 BOOTSTRAP_DAG = "dag_platform_bootstrap"
 REPLAY_DAG = "dag_avazu_replay"
@@ -61,17 +61,11 @@ def run_dag(client: AirflowClient, dag_id: str, result_task: str, conf: dict[str
 
 def job_watermark(cfg: dict[str, str]) -> datetime | None:
     """The deployed streaming job's event-time watermark (None before its first event)."""
-    import requests
-
-    base, name = cfg["FLINK_REST_URL"], cfg["FLINK_JOB_NAME"]
-
-    def get_json(path: str) -> Any:
-        return requests.get(f"{base}{path}", timeout=10).json()
-
-    job = rest.running_job(rest.parse_jobs(get_json(rest.JOBS_OVERVIEW)), name)
+    flink, name = client_from(cfg), cfg["FLINK_JOB_NAME"]
+    job = flink.running_job(name)
     if job is None:
         raise DemoError(f"the streaming job {name} is not running: trigger dag_flink_deploy (make status)")
-    newest = rest.newest_watermark_ms(get_json, job.job_id)
+    newest = flink.watermark_ms(job.job_id)
     return None if newest is None else datetime.fromtimestamp(newest / 1000, UTC)
 
 

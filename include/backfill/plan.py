@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from include.ingest.event_time import hour_start_ms
+from include.ingest.event_time import HOUR_MS, hour_start_ms
 
-HOUR_MS = 3_600_000
 MODES = ("auto", "stream", "backfill")
 
 

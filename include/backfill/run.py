@@ -27,11 +27,10 @@ from typing import Any
 
 from include import archive, config
 from include.backfill import swap
-from include.ingest.event_time import hour_start_ms
+from include.ingest.event_time import HOUR_MS, hour_start_ms
 
 log = logging.getLogger(__name__)
 
-HOUR_MS = 3_600_000
 STAGING_TABLE = "realtime.ad_window_metrics_backfill"
 _LOCK_KEY = 0x4144_4246  # "ADBF": one backfill at a time, across every runner of this project
 
@@ -112,21 +111,11 @@ def exclusive(conn: Any) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
-def ensure_topic(cfg: dict[str, str], topic: str) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
-    if topic in admin.list_topics(timeout=10).topics:
-        return
-    new = NewTopic(topic, int(cfg["TOPIC_RAW_PARTITIONS"]), 1, config={"retention.ms": str(24 * HOUR_MS)})
-    for future in admin.create_topics([new]).values():
-        with contextlib.suppress(Exception):  # created meanwhile by another client: fine
-            future.result(timeout=30)
-
-
 def end_offsets(cfg: dict[str, str], topic: str) -> dict[int, int]:
     """Each partition's next offset (its end), as a read_committed reader sees it."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer
+
+    from include.kafka import metadata
 
     consumer = Consumer(
         {
@@ -137,10 +126,7 @@ def end_offsets(cfg: dict[str, str], topic: str) -> dict[int, int]:
         }
     )
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
-        }
+        return metadata.end_offsets(consumer, topic)
     finally:
         consumer.close()
 
@@ -150,42 +136,13 @@ def offsets_spec(offsets: dict[int, int]) -> str:
     return ";".join(f"partition:{p},offset:{o}" for p, o in sorted(offsets.items()))
 
 
-def _flink_json(cfg: dict[str, str], path: str, method: str = "GET") -> Any:
-    import requests
-
-    response = requests.request(method, cfg["FLINK_REST_URL"].rstrip("/") + path, timeout=15)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def cancel_leftovers(cfg: dict[str, str], job_name: str) -> list[str]:
+def cancel_leftovers(flink: Any, job_name: str) -> list[str]:
     """Cancel jobs of this name a killed backfill left running (we hold the lock: none is current)."""
-    active = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING")
-    jobs = _flink_json(cfg, "/jobs/overview")["jobs"]
-    cancelled = [j["jid"] for j in jobs if j["name"] == job_name and j["state"] in active]
+    cancelled = [job.job_id for job in flink.active_jobs(job_name)]
     for job_id in cancelled:
         log.warning("cancelling %s (%s), left running by an interrupted backfill", job_name, job_id)
-        _flink_json(cfg, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+        flink.cancel(job_id)
     return cancelled
-
-
-def wait_finished(cfg: dict[str, str], job_id: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        state = _flink_json(cfg, f"/jobs/{job_id}")["state"]
-        if state == "FINISHED":
-            return
-        if state in ("FAILED", "CANCELED"):
-            cause = ""
-            with contextlib.suppress(Exception):
-                root = _flink_json(cfg, f"/jobs/{job_id}/exceptions").get("root-exception") or ""
-                cause = ": " + root.strip().splitlines()[0][:300] if root else ""
-            raise BackfillError(f"the backfill's Flink job {job_id} ended {state}{cause}")
-        if time.monotonic() > deadline:
-            with contextlib.suppress(Exception):
-                _flink_json(cfg, f"/jobs/{job_id}?mode=cancel", method="PATCH")
-            raise BackfillError(f"the backfill's Flink job {job_id} did not finish within {timeout_s:.0f} s")
-        time.sleep(1)
 
 
 def job_spec(
@@ -238,9 +195,12 @@ def run_backfill(
     :param on_submitted: called with the Flink job id once the batch job is submitted (tests).
     """
     import psycopg
+    from confluent_kafka.admin import AdminClient
 
+    from include.flink_jobs.common.client import FlinkRestError, client_from
     from include.flink_jobs.common.submit import FlinkSubmitError, submit
     from include.ingest.producer import ReplayError, ReplayOptions, replay
+    from include.kafka.topics import backfill_topic, ensure_topics
 
     cfg = config.resolve()
     backfill_id = new_backfill_id()
@@ -262,15 +222,18 @@ def run_backfill(
         report.seconds[step] = round(now - clock, 3)
         clock = now
 
+    flink = client_from(cfg, timeout=15)
     with psycopg.connect(config.pg_dsn("PG_STREAM_WRITER"), autocommit=True) as conn, exclusive(conn):
-        cancel_leftovers(cfg, job_name)
+        cancel_leftovers(flink, job_name)
         conn.execute(f"DELETE FROM {STAGING_TABLE}")  # rows of killed runs: nobody swaps them in
         if root is not None:
             for leftover in (root / "_backfill").glob("*"):
                 import shutil
 
                 shutil.rmtree(leftover, ignore_errors=True)
-        ensure_topic(cfg, topic)
+        ensure_topics(
+            AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]}), [backfill_topic(cfg, topic)]
+        )
         start = end_offsets(cfg, topic)
         options = ReplayOptions(
             file=Path(request.file),
@@ -299,7 +262,10 @@ def run_backfill(
             raise BackfillError(str(exc)) from None
         if on_submitted:
             on_submitted(report.job_id)
-        wait_finished(cfg, report.job_id, request.timeout_s)
+        try:
+            flink.wait_finished(report.job_id, request.timeout_s)
+        except FlinkRestError as exc:
+            raise BackfillError(f"the backfill's {exc}") from None
         lap("compute")
         report.windows_deleted, report.windows_written = swap.replace_windows(
             conn,

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from include import archive
+from include.ingest.event_time import HOUR_MS
 from include.metrics_contract import ALL_DIMENSION, DIMENSIONS, WINDOW_COLUMNS, WINDOW_SIZES_S
 
-HOUR_MS = 3_600_000
 _COLUMNS = ", ".join(WINDOW_COLUMNS)
 
 

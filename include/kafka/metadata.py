@@ -1,6 +1,8 @@
-"""Topic metadata from the broker: how many partitions each topic has."""
+"""Topic metadata from the broker: how many partitions each topic has, where each one ends."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from include.kafka.errors import BrokerUnreachable, TopicNotFound
 
@@ -34,3 +36,20 @@ def topic_partitions(bootstrap: str, topics: list[str], timeout: float = 10.0) -
             )
         counts[name] = len(found.partitions)
     return counts
+
+
+def end_offsets(consumer: Any, topic: str, timeout: float = 10.0) -> dict[int, int]:
+    """Each partition's end (the offset the next record will get), as ``consumer`` sees it.
+
+    With ``isolation.level=read_committed`` that is the last stable offset: records of open
+    transactions lie beyond it. Raises :class:`TopicNotFound`.
+    """
+    from confluent_kafka import TopicPartition
+
+    found = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        raise TopicNotFound(f"topic {topic!r} does not exist: run dag_platform_bootstrap or create it")
+    return {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
+        for p in found.partitions
+    }

@@ -36,7 +36,19 @@ def pipeline_topics(cfg: dict[str, str] | None = None) -> list[TopicSpec]:
             rf,
             {"retention.ms": str(30 * _DAY_MS), "cleanup.policy": "delete"},
         ),
+        backfill_topic(cfg),
     ]
+
+
+def backfill_topic(cfg: dict[str, str], name: str | None = None) -> TopicSpec:
+    """The backfill's topic (``TOPIC_BACKFILL`` unless named): a batch job reads a range of it by
+    exact offsets right after it is published, so a day of retention is plenty."""
+    return TopicSpec(
+        name or cfg["TOPIC_BACKFILL"],
+        int(cfg["TOPIC_RAW_PARTITIONS"]),
+        int(cfg["KAFKA_REPLICATION_FACTOR"]),
+        {"retention.ms": str(_DAY_MS), "cleanup.policy": "delete"},
+    )
 
 
 def ensure_topics(admin: Any, specs: list[TopicSpec], timeout: float = 30.0) -> dict[str, str]:
