@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := local_stack/bin
 PY := .venvs/airflow/bin/python
 
-.PHONY: help install up down reload status logs demo test bench fullrun capacity lint format lock memory clean-data dbt-manifest
+.PHONY: help install up down reload status logs demo test bench fullrun capacity audit-topics lint format lock memory clean-data dbt-manifest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench: ## benchmarks against the running stack (make bench BENCH_ARGS="ingest --
 
 fullrun: ## the whole path at Avazu scale, timed and checked (make fullrun ARGS="--rows 200000 --days 2")
 	@$(STACK)/run.sh $(PY) -m bench.fullrun $(ARGS)
+
+audit-topics: ## validate every record of the raw and dead-letter topics against its registered schema (ARGS="--topic T")
+	@$(STACK)/run.sh $(PY) -m include.kafka.topic_audit $(ARGS)
 
 capacity: ## what a rate and retention need, from bench/results.json (make capacity ARGS="--rate 100000 --retention-days 90")
 	@$(PY) -m bench.capacity $(ARGS)

@@ -19,12 +19,19 @@ from include import config  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that restart the whole stack run last, so they never pull it from under another test."""
-    items.sort(key=lambda item: item.get_closest_marker("restarts_stack") is not None)
+    """Tests that restart the whole stack run last, so they never pull it from under another test;
+    audits of what the whole suite left behind run after them."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("runs_last") is not None,
+            item.get_closest_marker("restarts_stack") is not None,
+        )
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "restarts_stack: stops and starts the whole local stack (runs last)")
+    config.addinivalue_line("markers", "runs_last: checks what the whole suite left behind (runs after all)")
 
 
 @pytest.fixture(scope="session")

@@ -81,3 +81,40 @@ def test_stock_json_deserializer_reads_and_validates_every_record(
     dead_letter_schema = jsonschema.Draft7Validator(json.loads(registry.get_schema(dlq_schema_id).schema_str))
     assert [v for _, v in dead if not dead_letter_schema.is_valid(v)] == []
     assert sorted(v["error_type"] for _, v in dead) == ["parsing"] * BAD_KINDS
+
+
+def test_topic_audit_counts_events_and_markers_and_names_each_invalid_record(
+    bootstrapped: Any, cfg: dict[str, str], scratch_topics: tuple[str, str], tmp_path: Path
+) -> None:
+    from confluent_kafka import Producer
+
+    from include.kafka.topic_audit import audit_topic
+    from include.schema_headers import schema_headers
+
+    raw, dlq = scratch_topics
+    path = tmp_path / "avazu.csv"
+    generate(path, ROWS, hours=1, seed=18, bad_rows=0, progress=False)
+    report = replay(ReplayOptions(file=path, topic=raw, dlq_topic=dlq, replay_id=f"audit-{raw}"))
+    assert report.ok and report.published == ROWS
+
+    bootstrap, url = cfg["KAFKA_BOOTSTRAP_SERVERS"], cfg["SCHEMA_REGISTRY_URL"]
+    registry = SchemaRegistryClient({"url": url})
+    raw_id = registry.get_latest_version(cfg["SCHEMA_SUBJECT"]).schema_id
+    dlq_id = registry.get_latest_version(cfg["DLQ_SCHEMA_SUBJECT"]).schema_id
+    # What a careless producer adds: no header at all, a value its schema refuses, and a dead
+    # letter's schema on an event topic.
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(raw, b'{"event_id":"1"}', b"1", partition=0)
+    producer.produce(raw, b'{"event_id":"2","click":7}', b"2", partition=1, headers=schema_headers(raw_id))
+    producer.produce(raw, b'{"event_id":"3"}', b"3", partition=2, headers=schema_headers(dlq_id))
+    assert producer.flush(30) == 0
+
+    audit = audit_topic(bootstrap, url, raw, cfg["SCHEMA_SUBJECT"])
+    assert audit.events == ROWS and audit.markers >= 6  # a wake-up and an end-of-input marker per partition
+    assert audit.records == audit.events + audit.markers + 3 and audit.invalid == 3
+    assert audit.schema_ids == {raw_id, dlq_id}
+    problems = "\n".join(audit.problems)
+    assert "partition 0" in problems and "no schema header" in problems
+    assert "partition 1" in problems and "click" in problems
+    assert "partition 2" in problems and f"not a version of {cfg['SCHEMA_SUBJECT']}" in problems
+    assert not audit.ok and "3 INVALID" in audit.summary()
