@@ -12,6 +12,7 @@ dead-lettered as `late_event` by a green run.
 | --- | --- |
 | `file` | Avazu CSV or .gz; relative paths are resolved from the repository (default: the 100-row sample); only files under setting `INGEST_FILE_ROOTS` (default `samples/`, `data/raw`, `data/demo`) |
 | `from_hour`, `to_hour` | inclusive hour range, `YYMMDDHH` (UTC); empty = the file's first / last hour |
+| `sort` | the file's hours are out of order: `validate` makes a copy sorted by hour (stable: rows keep their order within an hour; out of core) and the run replays it (otherwise such a file is refused, naming the first line out of order) |
 | `pace` | `asap` (backfill), `speed` (event time x `speed_factor`: 60 = one Avazu hour per minute), `live` (re-based to now) |
 | `speed_factor` | used by `pace=speed` |
 | `topic` | raw topic override (empty = setting `TOPIC_RAW`); only `TOPIC_RAW` or a topic of setting `TOPIC_RAW_EXTRA` (default `scratch_raw_*`); the DLQ stays `TOPIC_DLQ` |
@@ -83,6 +84,12 @@ def _job_watermark() -> int | None:
             "the file's last hour",
             pattern=HOUR_PATTERN,
         ),
+        "sort": Param(
+            False,
+            type="boolean",
+            description="The file's hours are out of order: replay a copy sorted by hour (stable, out of core; "
+            "kept under data/raw/sorted/ and reused while the file is unchanged)",
+        ),
         "pace": Param(
             "asap",
             type="string",
@@ -153,6 +160,11 @@ def dag_avazu_replay() -> None:
             raise AirflowFailException(f"invalid replay request: {exc}") from None
         try:
             path = resolve_input_file(params["file"])  # before anything is opened
+            if params.get("sort"):
+                from include.ingest.sort_input import sort_by_hour
+
+                path = sort_by_hour(path)
+                print(f"replaying the copy sorted by hour: {path}")
             span = check_range(path, hour_from, hour_to)
         except ValueError as exc:
             raise AirflowFailException(f"invalid replay request: {exc}") from None

@@ -11,7 +11,7 @@ validation against the registered schema:
 | --- | --- |
 | valid after repair | republished to `ad_events_raw` with the schema headers (`apicurio.value.contentId`, `__value_schema_id`), like the producer |
 | still invalid, attempts left | `ad_events_error_retry_<n>`, waits for retry *n+1* |
-| still invalid after the 3rd attempt, or a non-retryable type (`late_event`, `flink_logic`) | `errors.dlq_errors`; new actionable types in a Slack digest |
+| still invalid after the 3rd attempt, or a non-retryable type (`late_event`, `duplicate`, `flink_logic`) | `errors.dlq_errors`; new actionable types in a Slack digest |
 
 Every attempt is a row of `errors.retry_history`. A killed or retried task loses and duplicates
 nothing (Kafka transactions + idempotent PostgreSQL inserts; docs/dlq.md).

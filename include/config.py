@@ -317,7 +317,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DLQ_RETRY_BACKOFF_CAP_S", "3600", "... capped at this many seconds."),
     Setting(
         "DLQ_RETRY_NON_RETRYABLE",
-        "late_event,flink_logic",
+        "late_event,duplicate,flink_logic",
         "Error types stored as permanent at once (comma-separated): retrying cannot change them.",
     ),
     Setting("DLQ_RETRY_BATCH", "500", "Dead letters per Kafka transaction of the retry (commit unit)."),

@@ -209,17 +209,25 @@ def _avazu_table(
 
 
 def _avazu_reference(path: Path, day: date, model: PriceModel) -> tuple[pa.Table, Counter[str], list[str]]:
-    """Per-row path: the stream's own reader, pricing and schema validation (bad rows counted)."""
+    """Per-row path: the stream's own reader, pricing and schema validation, and its duplicate-id
+    rule (later copies of an id rejected as ``duplicate``); bad rows counted."""
     from include.ingest.avazu_reader import read_avazu
+    from include.ingest.duplicates import DUPLICATE, FirstCopies, duplicate_message
     from include.ingest.events import compile_validator, encode_row, load_schema
+    from include.ingest.records import RowError
 
     validator = compile_validator(load_schema())
     lo, hi = avazu_hours(day)
     cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     rejected: Counter[str] = Counter()
     examples: list[str] = []
+    first_copies, day_number = FirstCopies(), day.toordinal()
     for item in read_avazu(path, lo, hi):
         encoded = encode_row(item, validator, model)
+        if isinstance(encoded, tuple) and first_copies.is_repeat(encoded[0]["event_id"], day_number):
+            event_id = encoded[0]["event_id"]
+            message = duplicate_message(event_id, encoded[0]["event_time"])
+            encoded = RowError(DUPLICATE, message, item.raw, item.line_no, event_id=event_id)
         if not isinstance(encoded, tuple):
             rejected[encoded.error_type] += 1
             if len(examples) < 5:
@@ -311,7 +319,7 @@ def _avazu_fast(path: Path, day: date, model: PriceModel) -> pa.Table | None:
         con.register("raw", raw)
         hex_concat = " || ',' || ".join(HEX_COLUMNS)
         int_concat = " || ',' || ".join(_NONNEG_INT_COLS)
-        bad, unsorted = con.execute(
+        bad, unsorted, repeated = con.execute(
             f"""
             SELECT
               count(*) FILTER (WHERE NOT (
@@ -324,11 +332,12 @@ def _avazu_fast(path: Path, day: date, model: PriceModel) -> pa.Table | None:
                 AND regexp_full_match(C20, '-1|[0-9]{{1,9}}')
                 AND regexp_full_match({hex_concat}, '[0-9a-f]{{8}}(,[0-9a-f]{{8}}){{8}}')
               )),
-              count(*) FILTER (WHERE hour < prev_hour)
+              count(*) FILTER (WHERE hour < prev_hour),
+              count(*) - count(DISTINCT id)
             FROM (SELECT *, lag(hour) OVER (ORDER BY idx) AS prev_hour FROM raw)
             """
         ).fetchone()
-        if bad or unsorted:
+        if bad or unsorted or repeated:  # the reference path says which rows, and why
             return None
         hours = [h for (h,) in con.execute("SELECT DISTINCT hour FROM raw").fetchall()]
         try:

@@ -64,6 +64,7 @@ from include.dlq.payloads import payload_digest
 from include.dlq.report import DrainReport
 from include.dlq.retry_topics import Origin, topic_levels
 from include.dlq.rows import INSERT_HISTORY, INSERT_PERMANENT, HistoryRow, PermanentRow
+from include.ingest.duplicates import DUPLICATE
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,13 @@ class Drainer:
         self.raw_topic = options.raw_topic or cfg["TOPIC_RAW"]
         self.group_id = options.group_id or cfg["DLQ_RETRY_GROUP"]
         self.policy = options.policy or BackoffPolicy.from_config(cfg)
-        self.non_retryable = (
+        configured = (
             options.non_retryable
             if options.non_retryable is not None
             else frozenset(t.strip() for t in cfg["DLQ_RETRY_NON_RETRYABLE"].split(",") if t.strip())
         )
+        # Republishing a duplicate would count its event twice, whatever the setting says.
+        self.non_retryable = configured | {DUPLICATE}
         self.batch_size = max(1, options.batch_size or int(cfg["DLQ_RETRY_BATCH"]))
         self.max_run_s = (
             options.max_run_s if options.max_run_s is not None else float(cfg["DLQ_RETRY_MAX_RUN_S"])

@@ -53,7 +53,9 @@ def push_drain_metrics(url: str, report: Any) -> bool:
         [*labels, "error_type"],
         registry=registry,
     )
-    for error_type in ("parsing", "schema", "flink_logic", "late_event", "sink"):
+    from include.ingest.events import ERROR_TYPES
+
+    for error_type in sorted(ERROR_TYPES):
         failed.labels(**labels, error_type=error_type).set(report.permanent_by_type.get(error_type, 0))
     gauge("dlq_retry_last_run_timestamp_seconds", "When the last run ended.", time.time())
     gauge("dlq_retry_last_run_duration_seconds", "How long the last run took.", report.elapsed_s)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import fastjsonschema
 import orjson
@@ -25,7 +25,7 @@ from include.ingest.end_of_input import MARKER_PROPERTY
 from include.ingest.records import AvazuRow, ErrorType, RowError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "ad_event.schema.json"
-ERROR_TYPES: frozenset[str] = frozenset({"parsing", "schema", "flink_logic", "late_event", "sink"})
+ERROR_TYPES: frozenset[str] = frozenset(get_args(ErrorType))
 DLQ_SOURCES: frozenset[str] = frozenset({"producer", "flink", "dlq_retry"})
 DEFAULT_SOURCE = "avazu_replay"
 

@@ -131,7 +131,8 @@ def _unsorted(rows_before: int, lines: list[bytes], last: bytes | None) -> str:
         if current is not None and hour < current:
             return (
                 f"line {rows_before + k + 2}: hour {hour.decode()} comes after hour {current.decode()}; "
-                "the input must be sorted by hour (replay --sort, or a stable sort on the hour column)"
+                "the input must be sorted by hour (replay --sort, the replay DAG's sort param, or a stable sort "
+                "on the hour column)"
             )
         current = hour
     return "hours out of order"  # unreachable: the caller saw the inversion in these lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-ErrorType = Literal["parsing", "schema", "flink_logic", "late_event", "sink"]
+ErrorType = Literal["parsing", "schema", "duplicate", "flink_logic", "late_event", "sink"]
 
 
 class AvazuFormatError(ValueError):

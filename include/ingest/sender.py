@@ -4,7 +4,8 @@ One per worker process (or one in-process for paced replays). Encoding is
 :mod:`include.ingest.columnar` (parse, economics, validation against the *registered* schema, JSON);
 valid rows go to the raw topic with the headers naming their registered schema
 (:mod:`include.schema_headers`) and ``content-type``, bad rows go to the DLQ as dead-letter records
-(``source: producer``) naming the DLQ subject's schema the same way. Delivery accounting, waiting and recovery
+(``source: producer``) naming the DLQ subject's schema the same way; so do later copies of an event
+id within its UTC day (``duplicate``, :mod:`include.ingest.duplicates`). Delivery accounting, waiting and recovery
 are the :class:`~include.ingest.kafka_producer.AccountedProducer`'s.
 """
 
@@ -20,8 +21,10 @@ from confluent_kafka import KafkaError, KafkaException
 from include import config
 from include.ingest.blocks import Block
 from include.ingest.columnar import BlockEncoder, ColumnValidator
+from include.ingest.duplicates import DAY_MS, DUPLICATE, FirstCopies, duplicate_message
 from include.ingest.economics import PriceModel
 from include.ingest.end_of_input import MARK_INTERVAL_S, MARKER_HEADERS, marker_value
+from include.ingest.event_time import HOUR_MS
 from include.ingest.events import dead_letter_for, truncate_dead_letter
 from include.ingest.kafka_producer import AccountedProducer
 from include.ingest.pacing import Pacer
@@ -68,6 +71,8 @@ class Sender(AccountedProducer):
         self._payload_dir = config.get("DLQ_PAYLOAD_DIR")
         # Partitions this sender owns (all, or p % workers == w): markers keep even the empty ones moving.
         self.owned_partitions: set[int] = set()
+        # Later copies of an event id within its UTC day are dead-lettered (include/ingest/duplicates.py).
+        self.first_copies = FirstCopies()
         self._marked_partitions: set[int] = set()
         self._last_mark = time.monotonic()
 
@@ -87,6 +92,7 @@ class Sender(AccountedProducer):
         hold = self.outstanding.add_raw
         due_times = self._due_times(block) if self.pacer is not None else None
         self._marked_partitions.update(parts)
+        is_repeat, day = self.first_copies.is_repeat, (block.hour_start or 0) // DAY_MS
         for k, item in enumerate(out):
             if due_times is not None:
                 wait = due_times[k] - time.monotonic()
@@ -95,6 +101,8 @@ class Sender(AccountedProducer):
                         self._maybe_mark(block, k - 1)
                     self.producer.poll(0)
                     time.sleep(wait)
+            if type(item) is tuple and is_repeat(item[0], day):
+                item = self._duplicate(block, lines, k, item[0])
             if type(item) is tuple:
                 try:
                     produce(topic, item[1], item[0], parts[k], headers=headers)
@@ -109,6 +117,21 @@ class Sender(AccountedProducer):
         self._check_stall()
         self.counters.fast_rows = self.encoder.fast_rows
         self.counters.reference_rows = self.encoder.reference_rows
+
+    def _duplicate(self, block: Block, lines: list[bytes], k: int, key: bytes) -> RowError:
+        position = block.positions[k]
+        event_time = None
+        if block.hour_start is not None:
+            event_time = block.hour_start + position * HOUR_MS // block.hour_rows + self._time_offset_ms
+        event_id = key.decode()
+        return RowError(
+            DUPLICATE,
+            duplicate_message(event_id, block.hour_start or 0),
+            lines[k],
+            block.first_line_no + position,
+            event_id=event_id,
+            event_time=event_time,
+        )
 
     def dead_letter(self, error: RowError) -> None:
         record = dead_letter_for(error, source="producer", topic=self.topic)

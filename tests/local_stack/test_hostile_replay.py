@@ -99,6 +99,7 @@ def hostile_day(path: Path) -> tuple[Path, dict[int, bytes]]:
         15: field(lines[13], "C14", b"2147483648"),
         17: field(lines[15], "C17", b"9" * 25),
         19: field(lines[17], "site_id", lines[17].split(b",")[5] + b"\xa0"),  # Latin-1: repairable
+        21: lines[18].split(b",", 1)[0] + b"," + lines[19].split(b",", 1)[1],  # line 20's id again
         31: field(lines[29], "hour", b"99999999"),  # garbage hour in the middle of the range
         41: lines[39] + b"," + b"7" * 200_000,  # over-long (the test lowers the limit)
     }
@@ -135,6 +136,10 @@ def test_every_row_is_accounted_by_the_replay_and_the_dlq_retry_repairs_exact_by
         assert exact == bad[line_no], line_no
     assert letters[19][1]["raw_payload_b64"] == base64.b64encode(bad[19]).decode()
     assert letters[15][1]["error_type"] == "schema" and "C14" in letters[15][1]["error_message"]
+    assert (
+        letters[21][1]["error_type"] == "duplicate" and "first copy counts" in letters[21][1]["error_message"]
+    )
+    assert letters[21][1]["event_id"] == bad[21].split(b",")[0].decode()
     assert len(consume(bootstrap, raw)) == report["published"]
 
     # The DLQ retry repairs the Latin-1 row from its exact bytes (U+FFFD would have lost it).
@@ -145,6 +150,7 @@ def test_every_row_is_accounted_by_the_replay_and_the_dlq_retry_repairs_exact_by
     with psycopg2.connect(config.pg_dsn("PG_STREAM_WRITER")) as conn:
         drained = drain(options, conn)
     assert drained.republished == 2, drained.to_dict()  # and the BOM row (strip_bom)
+    assert drained.permanent_by_type.get("duplicate") == 1, drained.to_dict()  # never republished
     repaired = {
         json.loads(m.value())["event_id"]: dict(m.headers())["dlq-repairs"]
         for m in consume(bootstrap, raw)
@@ -221,3 +227,35 @@ def test_dag_validate_refuses_bad_files_without_retry_and_without_reading_them(a
         log = task_log(cfg, "dag_avazu_replay", run_id, "validate")
         assert expected[file] in log, log[-2000:]
         assert cfg["PG_OWNER_PASSWORD"] not in log and cfg["AIRFLOW_FERNET_KEY"] not in log
+
+
+def test_dag_sort_param_replays_a_sorted_copy_of_an_unsorted_file(airflow, cfg, kafka_admin):
+    """Without `sort` the unsorted file is refused (test above, CLI); with it every row is published."""
+    from confluent_kafka.admin import NewTopic
+
+    rows = SAMPLE.read_bytes().splitlines()[1:]
+    lines = [field(r, "hour", b"14102101" if k < 50 else b"14102100") for k, r in enumerate(rows)]
+    path = Path(cfg["DATA_DIR"]) / "raw" / f"unsorted_{uuid.uuid4().hex[:8]}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(AVAZU_HEADER + b"\n" + b"\n".join(lines) + b"\n")
+    topic = f"scratch_raw_sort_{uuid.uuid4().hex[:8]}"
+    kafka_admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(timeout=30)
+    airflow.wait_for_dag("dag_avazu_replay")
+    airflow.unpause("dag_avazu_replay")
+    try:
+        run_id = airflow.trigger("dag_avazu_replay", {"file": str(path), "sort": True, "topic": topic})
+        state = airflow.wait_for_run("dag_avazu_replay", run_id, timeout=300)
+        assert state == "success", task_log(cfg, "dag_avazu_replay", run_id, "validate")[-2000:]
+        report = airflow.xcom("dag_avazu_replay", run_id, "replay")
+        assert (report["rows_read"], report["published"], report["dead_lettered"]) == (100, 100, 0), report
+        events = [json.loads(m.value()) for m in consume(cfg["KAFKA_BOOTSTRAP_SERVERS"], topic)]
+        assert len(events) == 100
+        # Stable: hour 00's rows first, in their file order, then hour 01's.
+        hours = [e["hour"] for e in sorted(events, key=lambda e: e["event_time"])]
+        assert hours == ["14102100"] * 50 + ["14102101"] * 50
+        assert "replaying the copy sorted by hour" in task_log(cfg, "dag_avazu_replay", run_id, "validate")
+    finally:
+        kafka_admin.delete_topics([topic])
+        path.unlink()
+        for copy in (Path(cfg["DATA_DIR"]) / "raw" / "sorted").glob(f"{path.stem}.*"):
+            copy.unlink()

@@ -95,16 +95,25 @@ def ratio(numerator: int, denominator: int) -> Decimal | None:
 
 
 def events_from_avazu(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """The valid events of an Avazu file, as the replayer would publish them (rows it rejects skipped)."""
+    """The valid events of an Avazu file, as the replayer would publish them (rows it rejects skipped).
+
+    An event id counts once per UTC day: a later row with an id already seen that day is skipped
+    (the replayer dead-letters it as ``duplicate``).
+    """
     from include.ingest.avazu_reader import read_avazu
     from include.ingest.economics import load_price_model
     from include.ingest.events import compile_validator, encode_row, load_schema
 
     validator, model = compile_validator(load_schema()), load_price_model()
+    seen: set[tuple[int, str]] = set()
     for row in read_avazu(path):
         encoded = encode_row(row, validator, model)
         if isinstance(encoded, tuple):
-            yield encoded[0]
+            event = encoded[0]
+            day_and_id = (event["event_time"] // 86_400_000, event["event_id"])
+            if day_and_id not in seen:
+                seen.add(day_and_id)
+                yield event
 
 
 def _columns(events: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:

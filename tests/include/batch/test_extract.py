@@ -55,6 +55,30 @@ def test_bad_rows_fall_back_to_the_reference_path_and_are_counted(tmp_path: Path
     assert result.rows == pq.read_table(result.parquet_path).num_rows
 
 
+def test_a_repeated_id_keeps_its_first_copy_and_is_rejected_as_duplicate(tmp_path: Path):
+    src = _gen(tmp_path / "in.csv", 6_000)
+    clean = extract_day(DAY, "avazu", tmp_path / "clean", src)
+    lines = src.read_bytes().split(b"\n")
+    day_rows = [
+        i
+        for i, line in enumerate(lines)
+        if line.split(b",")[2:3] and line.split(b",")[2].startswith(b"141021")
+    ]
+    first, later = day_rows[0], day_rows[-1]
+    first_id, replaced_id = lines[first].split(b",", 1)[0], lines[later].split(b",", 1)[0]
+    lines[later] = first_id + b"," + lines[later].split(b",", 1)[1]
+    src.write_bytes(b"\n".join(lines))
+
+    got = extract_day(DAY, "avazu", tmp_path / "dup", src)
+    assert got.path_used == "reference" and got.rejected == {"duplicate": 1}
+    assert got.rejected_examples[0].startswith(f"line {later + 1}: duplicate: event id {first_id.decode()} ")
+    # Every other event as before, the first copy unchanged; the overwritten row's event is gone.
+    before = pq.read_table(clean.parquet_path).to_pylist()
+    assert pq.read_table(got.parquet_path).to_pylist() == [
+        row for row in before if row["event_id"] != replaced_id.decode()
+    ]
+
+
 def test_rerun_replaces_the_day_directory(tmp_path: Path):
     src = _gen(tmp_path / "in.csv", 3_000)
     first = extract_day(DAY, "avazu", tmp_path / "out", src)
