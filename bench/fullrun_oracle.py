@@ -29,14 +29,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-WINDOW_SIZES_S = (60, 300)
-DIMENSIONS = {
-    "campaign": "campaign_id",
-    "device_type": "device_type",
-    "site_category": "site_category",
-    "app_category": "app_category",
-    "banner_pos": "banner_pos",
-}
+from include.flink_jobs.ad_window_metrics.oracle import (  # one definition for both oracles
+    DIMENSIONS,
+    WINDOW_SIZES_S,
+)
+
 # The columns of a window row, in realtime.ad_window_metrics' order (money and ratios in micros).
 WINDOW_COLUMNS = (
     "size_s", "start_ms", "end_ms", "dimension", "value", "impressions", "clicks", "conversions",

@@ -113,18 +113,9 @@ def exclusive(conn: Any) -> Iterator[None]:
 
 def end_offsets(cfg: dict[str, str], topic: str) -> dict[int, int]:
     """Each partition's next offset (its end), as a read_committed reader sees it."""
-    from confluent_kafka import Consumer
-
     from include.kafka import metadata
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"],
-            "group.id": f"backfill-offsets-{uuid.uuid4().hex[:8]}",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = metadata.committed_reader(cfg["KAFKA_BOOTSTRAP_SERVERS"], "backfill-offsets")
     try:
         return metadata.end_offsets(consumer, topic)
     finally:

@@ -38,6 +38,24 @@ def topic_partitions(bootstrap: str, topics: list[str], timeout: float = 10.0) -
     return counts
 
 
+def committed_reader(bootstrap: str, purpose: str, **conf: Any) -> Any:
+    """A consumer of committed records only, in a fresh group named after ``purpose``, that never
+    commits offsets: for reading a topic through (an audit, its end offsets), not for consuming it."""
+    import uuid
+
+    from confluent_kafka import Consumer
+
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{purpose}-{uuid.uuid4().hex[:8]}",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            **conf,
+        }
+    )
+
+
 def end_offsets(consumer: Any, topic: str, timeout: float = 10.0) -> dict[int, int]:
     """Each partition's end (the offset the next record will get), as ``consumer`` sees it.
 

@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import fastjsonschema
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
 from include import config
 from include.kafka.errors import KafkaServiceError
-from include.kafka.metadata import end_offsets
+from include.kafka.metadata import committed_reader, end_offsets
 from include.schema_headers import schema_id_of
 
 MAX_PROBLEMS = 20
@@ -82,7 +81,8 @@ def _compile(schema: dict[str, Any]) -> _Checker:
     condition = schema.get("if")
     if not isinstance(condition, dict):
         return _Checker(validate, lambda _value: False)
-    matches = fastjsonschema.compile({**condition, "$schema": schema.get("$schema", "")})
+    dialect = {"$schema": schema["$schema"]} if "$schema" in schema else {}
+    matches = fastjsonschema.compile({**condition, **dialect})
 
     def is_marker(value: Any) -> bool:
         try:
@@ -137,15 +137,7 @@ def audit_topic(
     """Read ``topic`` from its start to the end it had when called (committed records only)."""
     audit = TopicAudit(topic, subject or f"{topic}-value")
     schemas = _Schemas(registry_url, audit.subject)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"topic-audit-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        }
-    )
+    consumer = committed_reader(bootstrap, "topic-audit", **{"auto.offset.reset": "earliest"})
     try:
         ends = end_offsets(consumer, topic)
         bar = _progress(progress, topic, sum(ends.values()))
