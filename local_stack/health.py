@@ -162,44 +162,33 @@ class Component:
     url: Callable[[dict[str, str]], str]
 
 
+def _http(port_setting: str, path: str = "") -> Callable[[dict[str, str]], str]:
+    """The URL of a component served on this host at the port a setting names."""
+    return lambda c: f"http://{c['BIND_HOST']}:{c[port_setting]}{path}"
+
+
+def _setting(name: str) -> Callable[[dict[str, str]], str]:
+    return lambda c: c[name]
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "postgres", check_postgres, lambda c: f"postgresql://{c['PG_HOST']}:{c['PG_PORT']}/{c['PG_DATABASE']}"
     ),
     Component("redis", check_redis, lambda c: f"redis://{c['REDIS_HOST']}:{c['REDIS_PORT']}"),
-    Component("kafka", check_kafka, lambda c: c["KAFKA_BOOTSTRAP_SERVERS"]),
-    Component(
-        "kafka-jmx-exporter",
-        check_kafka_jmx,
-        lambda c: f"http://{c['BIND_HOST']}:{c['KAFKA_JMX_EXPORTER_PORT']}",
-    ),
-    Component("schema-registry", check_schema_registry, lambda c: c["SCHEMA_REGISTRY_URL"]),
-    Component("flink", check_flink, lambda c: c["FLINK_REST_URL"]),
-    Component("prometheus", check_prometheus, lambda c: f"http://{c['BIND_HOST']}:{c['PROMETHEUS_PORT']}"),
-    Component(
-        "alertmanager", check_alertmanager, lambda c: f"http://{c['BIND_HOST']}:{c['ALERTMANAGER_PORT']}"
-    ),
-    Component(
-        "postgres-exporter",
-        check_postgres_exporter,
-        lambda c: f"http://{c['BIND_HOST']}:{c['POSTGRES_EXPORTER_PORT']}",
-    ),
-    Component(
-        "redis-exporter",
-        check_redis_exporter,
-        lambda c: f"http://{c['BIND_HOST']}:{c['REDIS_EXPORTER_PORT']}",
-    ),
-    Component(
-        "slack-sink", check_slack_sink, lambda c: f"http://{c['BIND_HOST']}:{c['SLACK_SINK_PORT']}/messages"
-    ),
-    Component("pushgateway", check_pushgateway, lambda c: c["PUSHGATEWAY_URL"]),
-    Component(
-        "pipeline-exporter",
-        check_pipeline_exporter,
-        lambda c: f"http://{c['BIND_HOST']}:{c['PIPELINE_EXPORTER_PORT']}",
-    ),
-    Component("airflow", check_airflow, lambda c: c["AIRFLOW_URL"]),
-    Component("streamlit", check_streamlit, lambda c: c["STREAMLIT_URL"]),
+    Component("kafka", check_kafka, _setting("KAFKA_BOOTSTRAP_SERVERS")),
+    Component("kafka-jmx-exporter", check_kafka_jmx, _http("KAFKA_JMX_EXPORTER_PORT")),
+    Component("schema-registry", check_schema_registry, _setting("SCHEMA_REGISTRY_URL")),
+    Component("flink", check_flink, _setting("FLINK_REST_URL")),
+    Component("prometheus", check_prometheus, _http("PROMETHEUS_PORT")),
+    Component("alertmanager", check_alertmanager, _http("ALERTMANAGER_PORT")),
+    Component("postgres-exporter", check_postgres_exporter, _http("POSTGRES_EXPORTER_PORT")),
+    Component("redis-exporter", check_redis_exporter, _http("REDIS_EXPORTER_PORT")),
+    Component("slack-sink", check_slack_sink, _http("SLACK_SINK_PORT", "/messages")),
+    Component("pushgateway", check_pushgateway, _setting("PUSHGATEWAY_URL")),
+    Component("pipeline-exporter", check_pipeline_exporter, _http("PIPELINE_EXPORTER_PORT")),
+    Component("airflow", check_airflow, _setting("AIRFLOW_URL")),
+    Component("streamlit", check_streamlit, _setting("STREAMLIT_URL")),
 )
 BY_NAME = {c.name: c for c in COMPONENTS}
 
