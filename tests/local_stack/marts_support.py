@@ -9,30 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.fullrun_marts import PER_DAY_MARTS, builder_conn, same
 from include import config
 from include.batch.days import partition_name
-
-PER_DAY_MARTS = {
-    "fct_daily_metrics": ["event_day"],
-    "mart_daily_ctr": ["event_day"],
-    "daily_impressions": ["event_day"],
-    "daily_clicks": ["event_day"],
-    "mart_hourly_ctr": ["event_day", "event_hour_at"],
-    "campaign_performance": ["event_day", "campaign_id"],
-    "mart_device_performance": ["event_day", "device_type"],
-    "mart_category_analysis": ["event_day", "traffic_type", "category"],
-    "mart_banner_position": ["event_day", "banner_pos"],
-    "int_hourly_agg": ["event_day", "event_hour_at", "campaign_id", "traffic_type"],
-    "int_device_stats": ["event_day", "device_type", "device_conn_type"],
-}
-
-
-def builder_conn() -> Any:
-    import psycopg
-
-    conn = psycopg.connect(config.pg_dsn("PG_DBT"), autocommit=True)
-    conn.execute(f"SET ROLE {config.get('DBT_ROLE')}")
-    return conn
 
 
 def cleanup(days: list[date]) -> None:
@@ -107,72 +86,22 @@ def expected_events(path: Path, day: date) -> Any:
     return table
 
 
-_EXPECTED_SQL = {
-    "base": """
-        CREATE TEMP TABLE ev AS SELECT *, DATE '{day}' AS event_day,
-          date_trunc('hour', epoch_ms(event_time_ms)) AS event_hour_at,
-          CASE WHEN app_id = 'ecad2386' THEN 'site' ELSE 'app' END AS traffic_type,
-          CASE WHEN app_id = 'ecad2386' THEN site_category ELSE app_category END AS category
-        FROM events""",
-    "sums": "count(*) AS impressions, sum(click) AS clicks, sum(conversion) AS conversions, "
-    "sum(cost) AS cost, sum(revenue) AS revenue",
-}
-
-
 def expected_marts(events: Any, day: date) -> dict[str, list[tuple[Any, ...]]]:
-    """Every per-day mart computed in DuckDB from the events, in the marts' column order."""
+    """Every per-day mart computed in DuckDB from the events (the SQL of bench/fullrun_marts.py, the
+    marts' definitions written a second time, not dbt's), in the marts' column order, sorted by key."""
     import duckdb
 
+    from bench.fullrun_marts import expected_marts as marts_of
+
     con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
     con.register("events", events)
-    con.execute(_EXPECTED_SQL["base"].format(day=day.isoformat()))
-    s = _EXPECTED_SQL["sums"]
-
-    def ratios(src: str = "") -> str:
-        return (
-            f"clicks::DECIMAL(38,18) / nullif(impressions, 0) AS ctr, cost / nullif(clicks, 0) AS cpc, "
-            f"cost / nullif(conversions, 0) AS cpa, revenue / nullif(cost, 0) AS roas{src}"
-        )
-
-    q = {
-        "fct_daily_metrics": f"SELECT *, {ratios()} FROM (SELECT event_day, {s}, "
-        "count(DISTINCT campaign_id) AS campaigns FROM ev GROUP BY 1)",
-        "mart_daily_ctr": "SELECT event_day, count(*), sum(click), sum(click) / count(*) FROM ev GROUP BY 1",
-        "daily_impressions": "SELECT event_day, count(*), count(*) FILTER (traffic_type = 'site'), "
-        "count(*) FILTER (traffic_type = 'app'), count(DISTINCT campaign_id) FROM ev GROUP BY 1",
-        "daily_clicks": "SELECT event_day, sum(click), sum(click) FILTER (traffic_type = 'site'), "
-        "sum(click) FILTER (traffic_type = 'app'), sum(conversion), count(*), sum(click) / count(*) "
-        "FROM ev GROUP BY 1",
-        "mart_hourly_ctr": f"SELECT *, {ratios()} FROM (SELECT event_day, event_hour_at, {s} FROM ev "
-        "GROUP BY 1, 2)",
-        "campaign_performance": f"SELECT *, {ratios()}, DATE '{day}' FROM (SELECT event_day, campaign_id, "
-        f"{s} FROM ev GROUP BY 1, 2)",
-        "mart_device_performance": f"SELECT *, {ratios()} FROM (SELECT event_day, device_type, {s} FROM ev "
-        "GROUP BY 1, 2)",
-        "mart_category_analysis": f"SELECT *, {ratios()} FROM (SELECT event_day, traffic_type, category, "
-        f"{s} FROM ev GROUP BY 1, 2, 3)",
-        "mart_banner_position": f"SELECT *, {ratios()} FROM (SELECT event_day, banner_pos, {s} FROM ev "
-        "GROUP BY 1, 2)",
-        "int_hourly_agg": f"SELECT event_day, event_hour_at, campaign_id, traffic_type, {s}, "
-        "count(DISTINCT creative_id) FROM ev GROUP BY 1, 2, 3, 4",
-        "int_device_stats": f"SELECT event_day, device_type, device_conn_type, {s}, "
-        "count(DISTINCT device_model) FROM ev GROUP BY 1, 2, 3",
-    }
-    out = {}
-    for table, sql in q.items():
-        keys = ", ".join(str(i + 1) for i in range(len(PER_DAY_MARTS[table])))
-        out[table] = [tuple(r) for r in con.execute(f"{sql} ORDER BY {keys}").fetchall()]
-    return out
+    out = marts_of(con, "events", day)
+    return {table: sorted(rows, key=_key_of(table)) for table, rows in out.items()}
 
 
-def same(actual: Any, expected: Any) -> bool:
-    """Equality per value: exact for ints, text, dates and money; 1e-12 for the ratios (NUMERIC vs DECIMAL)."""
-    if actual is None or expected is None:
-        return actual is None and expected is None
-    if isinstance(actual, Decimal) or isinstance(expected, Decimal | float):
-        return abs(Decimal(str(actual)) - Decimal(str(expected))) <= Decimal("1e-12")
-    return actual == expected
+def _key_of(table: str) -> Any:
+    width = len(PER_DAY_MARTS[table])
+    return lambda row: row[:width]
 
 
 def assert_marts_equal(
