@@ -432,9 +432,10 @@ def stream_check(costs: Costs, key: str, run: Mapping[str, Any]) -> Check:
     if not in_domain:
         note += f" (> {MAX_WINDOW_ROWS_PER_EVENT}: window rows dominate, outside the model)"
     if run.get("faults"):
-        note += "; faults injected, their recoveries and stalls included"
+        # A chaos run measures survival: its recoveries and stalls are not the model's subject.
+        note += "; faults injected, their recoveries and stalls included: not judged"
     return Check("stream events/s (replay beside the job)", "throughput", predicted, run["stream_events_per_s"],
-                 f"make fullrun ({key})", note, in_domain)  # fmt: skip
+                 f"make fullrun ({key})", note, in_domain and not run.get("faults"))  # fmt: skip
 
 
 def etl_check(costs: Costs, key: str, run: Mapping[str, Any], overhead_source: str) -> Check:
@@ -445,9 +446,9 @@ def etl_check(costs: Costs, key: str, run: Mapping[str, Any], overhead_source: s
     own = key == overhead_source
     note = "the model's per-day overhead comes from this run" if own else f"{days} days"
     if run.get("faults"):
-        note += "; faults injected during the ETL"
+        note += "; faults injected during the ETL: not judged"
     return Check("ETL seconds (sum of daily runs)", "seconds", predicted, run["etl_runs_sum_s"], f"make fullrun ({key})",
-                 note, not own)  # fmt: skip
+                 note, not own and not run.get("faults"))  # fmt: skip
 
 
 def bytes_checks(costs: Costs, runs: Mapping[str, Mapping[str, Any]], source_run: str) -> list[Check]:

@@ -9,7 +9,8 @@ still equal rows published plus rows dead-lettered.
 Why per UTC day: the daily marts are per day, and the remembered ids must stay bounded. A replay
 sends a partition's rows in file order and each partition (hence each id) belongs to one sender,
 so one sender sees every copy of an id and none needs to ask another. Cost: one set of the day's
-ids per sender (~90 bytes an id; an Avazu day of 4M ids split over the senders).
+ids per sender (~90 bytes an id; an Avazu day of 4M ids split over the senders) and ~0.26 µs per
+row, 1.6% of the producer's CPU per row.
 
 Copies arriving through other doors are handled where they arrive: the same hour replayed again
 after the stream passed it is ``late_event``; events archived twice (a job restarted without its
