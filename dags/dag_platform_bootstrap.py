@@ -6,7 +6,7 @@ changes nothing and says so.
 
 | task | what it ensures |
 | --- | --- |
-| `create_kafka_topics` | `ad_events_raw` (3 partitions) and `ad_events_error` (DLQ), with retention (include/kafka/topics.py) |
+| `create_kafka_topics` | `ad_events_raw` (3 partitions), `ad_events_error` (DLQ) and `ad_events_backfill` (what a backfill recomputes, 1 day kept), with retention (include/kafka/topics.py) |
 | `register_event_schema` | the raw topic's record JSON Schema (events and markers) under `ad_events_raw-value` and the dead-letter JSON Schema under `ad_events_error-value`, compatibility BACKWARD |
 | `apply_db_migrations` | versioned SQL in include/db/migrations (schemas realtime, analytics, errors; group roles) |
 | `ensure_db_logins` | one login per component, from the `pipeline_db_*` connections, in its least-privilege group |

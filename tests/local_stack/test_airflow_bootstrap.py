@@ -18,7 +18,7 @@ def test_bootstrap_twice_second_run_changes_nothing(bootstrapped, airflow, cfg):
     report = airflow.xcom(DAG_ID, run_id, "report")
     assert report["changes"] == 0, report
     assert report["migrations"]["applied"] == []
-    assert set(report["topics"]) == {cfg["TOPIC_RAW"], cfg["TOPIC_DLQ"]}
+    assert set(report["topics"]) == {cfg["TOPIC_RAW"], cfg["TOPIC_DLQ"], cfg["TOPIC_BACKFILL"]}
     assert report["schema"]["subject"] == cfg["SCHEMA_SUBJECT"]
     assert report["schema"]["dead_letter"]["subject"] == cfg["DLQ_SCHEMA_SUBJECT"]
 
