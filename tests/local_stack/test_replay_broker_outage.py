@@ -1,6 +1,9 @@
 """A 1M-row replay survives the broker stopping for 20 s: nothing lost, nothing duplicated.
 
-Stops and starts ONLY Kafka (through supervisord), so run it at a controlled time:
+Stops and starts ONLY Kafka (through supervisord), so it runs with the stack-restart tests, after
+every other test: the session's Kafka clients are still reconnecting after the restart, and a replay
+that forks its sender processes meanwhile can hang in librdkafka (seen once: a sender stuck
+destroying a client). By hand:
 ``local_stack/bin/run.sh .venvs/airflow/bin/python -m pytest tests/local_stack/test_replay_broker_outage.py``.
 """
 
@@ -20,7 +23,7 @@ from include import config
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.generator import generate
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.restarts_stack, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = 1_000_000
