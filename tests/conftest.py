@@ -30,7 +30,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "restarts_stack: stops and starts the local stack or a part of it (runs last)")
+    config.addinivalue_line(
+        "markers", "restarts_stack: stops and starts the local stack or a part of it (runs last)"
+    )
     config.addinivalue_line("markers", "runs_last: checks what the whole suite left behind (runs after all)")
 
 
