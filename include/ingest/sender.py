@@ -24,7 +24,7 @@ from include.ingest.columnar import BlockEncoder, ColumnValidator
 from include.ingest.duplicates import DAY_MS, DUPLICATE, FirstCopies, duplicate_message
 from include.ingest.economics import PriceModel
 from include.ingest.end_of_input import MARK_INTERVAL_S, MARKER_HEADERS, marker_value
-from include.ingest.event_time import HOUR_MS
+from include.ingest.event_time import event_time_ms
 from include.ingest.events import dead_letter_for, truncate_dead_letter
 from include.ingest.kafka_producer import AccountedProducer
 from include.ingest.pacing import Pacer
@@ -122,7 +122,7 @@ class Sender(AccountedProducer):
         position = block.positions[k]
         event_time = None
         if block.hour_start is not None:
-            event_time = block.hour_start + position * HOUR_MS // block.hour_rows + self._time_offset_ms
+            event_time = event_time_ms(block.hour_start, position, block.hour_rows) + self._time_offset_ms
         event_id = key.decode()
         return RowError(
             DUPLICATE,
