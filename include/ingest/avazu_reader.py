@@ -66,9 +66,20 @@ _HEADER_LIMIT = (
 )
 DEFAULT_MAX_LINE_BYTES = 65536
 OVERLONG_PREFIX_BYTES = 1024
-# Stands in for an over-long line in the line stream. The random part (inherited by the forked
-# senders) means no line of a file can pose as one.
+# Stands in for an over-long line in the line stream. The random part (handed to the sender
+# processes, see use_overlong_mark) means no line of a file can pose as one.
 _OVERLONG_MARK = b"\x00\x00overlong-" + os.urandom(8).hex().encode() + b":"
+
+
+def overlong_mark() -> bytes:
+    """This process's over-long marker, for the processes that decode the lines it reads."""
+    return _OVERLONG_MARK
+
+
+def use_overlong_mark(mark: bytes) -> None:
+    """Decodes markers made by the reading process (a sender process calls this once at start)."""
+    global _OVERLONG_MARK
+    _OVERLONG_MARK = mark
 
 
 def max_line_bytes() -> int:

@@ -174,7 +174,7 @@ class _Run:
         pacer = Pacer(options.pace, first_event_ms, time.monotonic(), int(time.time() * 1000))
         sender_args = (
             self.kafka_conf, target.topic, target.dlq_topic, services.schema_id, services.schema, model, pacer,
-            str(target.path), services.start_offsets, services.dlq_schema_id,
+            str(target.path), services.start_offsets, services.dlq_schema_id, config.get("DLQ_PAYLOAD_DIR"),
         )  # fmt: skip
         if self.workers == 1:
             self.senders: InProcessSender | SenderPool = InProcessSender(
@@ -183,7 +183,6 @@ class _Run:
         else:
             self.senders = SenderPool(self.workers, sender_args, flush_timeout_s, partitions)
         if first.hour is not None:
-            # After the senders exist (forking after a librdkafka client is created is unsafe).
             wake_up(
                 self.kafka_conf,
                 target.topic,

@@ -53,6 +53,7 @@ class Sender(AccountedProducer):
         source_file: str,
         start_offsets: dict[str, dict[int, int]] | None = None,
         dlq_schema_id: int | None = None,
+        payload_dir: str | None = None,
     ) -> None:
         self.dlq_topic = dlq_topic
         self.pacer = pacer if pacer is not None and pacer.pace.paced else None
@@ -68,7 +69,8 @@ class Sender(AccountedProducer):
         super().__init__(kafka_conf, topic, start_offsets)
         self._time_offset_ms = offset
         self._dlq_limit = min(DLQ_RECORD_LIMIT, int(kafka_conf.get("message.max.bytes", 1_000_000)) - 4096)
-        self._payload_dir = config.get("DLQ_PAYLOAD_DIR")
+        # Given by the replay (a sender process does not see the caller's later environment changes).
+        self._payload_dir = payload_dir if payload_dir is not None else config.get("DLQ_PAYLOAD_DIR")
         # Partitions this sender owns (all, or p % workers == w): markers keep even the empty ones moving.
         self.owned_partitions: set[int] = set()
         # Later copies of an event id within its UTC day are dead-lettered (include/ingest/duplicates.py).

@@ -1,28 +1,41 @@
-"""Where the senders run: forked worker processes (:class:`SenderPool`) or this process.
+"""Where the senders run: worker processes (:class:`SenderPool`) or this process.
 
 Why processes: encoding is CPU-bound Python (the GIL), so ``workers`` sender processes share the
-work. With a pace other than ``asap`` one in-process sender (:class:`InProcessSender`) is plenty and
+work. Each is a fresh interpreter (:mod:`include.ingest.sender_process`) fed through a socket pair,
+never a fork of the caller: a caller holding a live librdkafka client (an Airflow worker, a test
+session, a bench) would hand a forked child that client's locked mutexes, and the child could hang
+for good before sending a row; multiprocessing's spawn and forkserver would import the caller's
+``__main__`` (the ``airflow`` command, say) in every child. With a pace other than ``asap`` one in-process sender (:class:`InProcessSender`) is plenty and
 keeps rows in global file order for the pacer. Both offer the same four calls to the replay loop:
 ``send``, ``totals``, ``finish`` and ``errors``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing as mp
+import os
 import queue
-import time
+import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from include.ingest.accounting import Counters
+from include.ingest.avazu_reader import overlong_mark
 from include.ingest.blocks import Block
 from include.ingest.sender import Sender
+from include.ingest.sender_process import STATS_INTERVAL_S, SenderSetup
 
 log = logging.getLogger(__name__)
 
 QUEUE_BLOCKS = 64
-STATS_INTERVAL_S = 0.5
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["STATS_INTERVAL_S", "InProcessSender", "SenderPool", "default_workers"]
 
 
 def default_workers(partitions: int) -> int:
@@ -52,36 +65,87 @@ class InProcessSender:
             log.error("%d record(s) still unacknowledged after %.0f s", remaining, self.flush_timeout_s)
 
 
+class _Worker:
+    """One sender process and the two threads that move blocks to it and its snapshots back."""
+
+    def __init__(self, setup: SenderSetup, outbox: queue.Queue) -> None:
+        ours, theirs = socket.socketpair()
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(_PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "include.ingest.sender_process", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+        )
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.inbox: queue.Queue[Block | None] = queue.Queue(maxsize=QUEUE_BLOCKS)
+        self.conn.send(setup)
+        name = f"avazu-replay-sender-{setup.wid}"
+        threading.Thread(target=self._feed, name=f"{name}-feed", daemon=True).start()
+        self.reader = threading.Thread(target=self._read, args=(outbox,), name=f"{name}-read", daemon=True)
+        self.reader.start()
+
+    def _feed(self) -> None:
+        try:
+            while True:
+                block = self.inbox.get()
+                self.conn.send(block)
+                if block is None:
+                    return
+        except OSError:
+            return  # the process died: SenderPool notices by its exit code
+
+    def _read(self, outbox: queue.Queue) -> None:
+        try:
+            while True:
+                outbox.put(self.conn.recv())
+        except (EOFError, OSError):
+            return
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Waits for the process to end (killed after 10 s) and for its last messages to be read."""
+        with contextlib.suppress(queue.Full):
+            self.inbox.put_nowait(None)  # wakes the feeder of a process that died before its None
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=10)
+        self.conn.close()
+
+
 class SenderPool:
     """Sender processes and their latest counter snapshots."""
 
     def __init__(
         self, count: int, sender_args: tuple[Any, ...], flush_timeout_s: float, partitions: int
     ) -> None:
-        ctx = mp.get_context("fork")  # fast start; no librdkafka instance exists in the parent here
-        self.outbox: mp.Queue = ctx.Queue()
-        self.inboxes: list[mp.Queue] = [ctx.Queue(maxsize=QUEUE_BLOCKS) for _ in range(count)]
+        self.outbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.snapshots: list[Counters] = [Counters() for _ in range(count)]
         self.finished: set[int] = set()
         self.errors: dict[int, str] = {}
-        self.procs = [
-            ctx.Process(
-                target=_sender_process,
-                args=(
+        level = logging.getLogger().getEffectiveLevel()
+        self.workers = [
+            _Worker(
+                SenderSetup(
                     w,
                     sender_args,
-                    self.inboxes[w],
-                    self.outbox,
                     flush_timeout_s,
                     tuple(p for p in range(partitions) if p % count == w),
+                    overlong_mark(),
+                    level,
                 ),
-                name=f"avazu-replay-sender-{w}",
-                daemon=True,
+                self.outbox,
             )
             for w in range(count)
         ]
-        for proc in self.procs:
-            proc.start()
 
     def send(self, wid: int, block: Block, on_wait: Callable[[], None]) -> None:
         self._put(wid, block, on_wait)
@@ -92,16 +156,14 @@ class SenderPool:
 
     def finish(self, on_wait: Callable[[], None]) -> None:
         """Tells every sender to flush and stop, and waits for their last counters."""
-        for w in range(len(self.procs)):
+        for w in range(len(self.workers)):
             self._put(w, None, on_wait)
-        while len(self.finished) < len(self.procs):
+        while len(self.finished) < len(self.workers):
             self._drain(timeout=0.2)
             self._check_alive()
             on_wait()
-        for proc in self.procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
+        for worker in self.workers:
+            worker.stop()
 
     def _drain(self, timeout: float = 0.0) -> None:
         """Read every pending message from the senders (waiting up to ``timeout`` for the first)."""
@@ -123,11 +185,12 @@ class SenderPool:
                 self.finished.add(wid)
 
     def _check_alive(self) -> None:
-        for w, proc in enumerate(self.procs):
-            if w not in self.finished and not proc.is_alive():
+        for w, worker in enumerate(self.workers):
+            if w not in self.finished and not worker.alive():
+                worker.stop()  # its last messages are read before the socket closes
                 self._drain()
                 if w not in self.finished:
-                    self.errors[w] = f"sender process exited with code {proc.exitcode}"
+                    self.errors[w] = f"sender process exited with code {worker.proc.returncode}"
                     self.finished.add(w)
 
     def _put(self, wid: int, block: Block | None, on_wait: Callable[[], None]) -> None:
@@ -135,45 +198,9 @@ class SenderPool:
             if wid in self.finished:
                 return  # a dead sender: its rows stay unaccounted and fail the replay
             try:
-                self.inboxes[wid].put(block, timeout=0.2)
+                self.workers[wid].inbox.put(block, timeout=0.2)
                 return
             except queue.Full:
                 self._drain()
                 self._check_alive()
                 on_wait()
-
-
-def _sender_process(
-    wid: int,
-    sender_args: tuple[Any, ...],
-    inbox: mp.Queue,
-    outbox: mp.Queue,
-    flush_timeout_s: float,
-    owned: tuple[int, ...],
-) -> None:
-    """A sender process: blocks in, counter snapshots out; ends on None with a flush."""
-    sender: Sender | None = None
-    try:
-        sender = Sender(*sender_args)
-        sender.owned_partitions = set(owned)
-        last = time.monotonic()
-        while (block := inbox.get()) is not None:
-            sender.handle(block)
-            if time.monotonic() - last >= STATS_INTERVAL_S:
-                outbox.put(("stats", wid, sender.counters.copy()))
-                last = time.monotonic()
-        remaining = sender.close(flush_timeout_s)
-        if remaining:
-            outbox.put(
-                (
-                    "error",
-                    wid,
-                    f"{remaining} record(s) still unacknowledged after the flush timeout",
-                    sender.counters.copy(),
-                )
-            )
-        else:
-            outbox.put(("done", wid, sender.counters.copy()))
-    except BaseException as exc:  # report, never die silently: the parent turns it into unaccounted rows
-        counters = sender.counters.copy() if sender is not None else Counters()
-        outbox.put(("error", wid, f"{type(exc).__name__}: {exc}", counters))
