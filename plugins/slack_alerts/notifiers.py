@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseNotifier
+from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
 from include.slack_text import escape, link
 
@@ -69,27 +68,21 @@ def failure_message(context: dict[str, Any]) -> dict[str, Any]:
     return {"text": text, "blocks": blocks}
 
 
-class PipelineFailureNotifier(BaseNotifier):
+class PipelineFailureNotifier(SlackWebhookNotifier):
     """Posts one Slack message per failed task through the ``slack_alerts`` webhook connection.
+
+    The provider's webhook notifier with two changes, the reason this class exists: the message is
+    built from the failed task's context (:func:`failure_message`: our format, every value escaped),
+    and a failure to reach Slack is logged, never raised, so it cannot mask the task's own error.
 
     - The webhook URL lives in the connection (AIRFLOW_CONN_SLACK_ALERTS, from SLACK_WEBHOOK_URL),
       never in code; by default it is the local Slack sink of the local stack.
-    - A failure to reach Slack is logged, never raised: it must not mask the task's own error.
 
     :param slack_webhook_conn_id: Slack incoming-webhook connection. Default: ``slack_alerts``.
     """
 
-    template_fields = ("slack_webhook_conn_id",)
-
     def __init__(self, *, slack_webhook_conn_id: str = "slack_alerts") -> None:
-        super().__init__()
-        self.slack_webhook_conn_id = slack_webhook_conn_id
-
-    @cached_property
-    def hook(self) -> Any:
-        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
-
-        return SlackWebhookHook(slack_webhook_conn_id=self.slack_webhook_conn_id)
+        super().__init__(slack_webhook_conn_id=slack_webhook_conn_id, text="")
 
     def notify(self, context: dict[str, Any]) -> None:
         message = failure_message(context)
