@@ -7,6 +7,8 @@ import re
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ import requests
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
+# Long enough for Alertmanager to send the alert firing first (group_wait 10 s), even when slow.
+ALERT_LIFETIME_S = 40
 
 
 def _supervisorctl(cfg, *args: str) -> None:
@@ -41,44 +45,67 @@ def _attachments(sink: str, since: float, title: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_exporter_down_alert_reaches_slack_and_a_resolved_alert_says_resolved(cfg):
-    """While the real alert (redis-exporter stopped) takes its ~2 minutes, an alert posted to
-    Alertmanager's API as Prometheus does fires and resolves (group_wait 10 s, group_interval 1 min)."""
-    sink = f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/messages"
+@dataclass(frozen=True)
+class _Alerts:
+    """What the module set going at once, so the tests share one wait for Alertmanager's timers."""
+
+    started: float
+    resolved_check: str  # a synthetic alert that fires, then ends by itself
+    escape_check: str  # a synthetic alert whose summary and label hold Slack controls
+
+
+@pytest.fixture(scope="module")
+def alerts(cfg) -> Iterator[_Alerts]:
+    """Posts two synthetic alerts to Alertmanager's API as Prometheus does, and stops the redis
+    exporter for the real ScrapeTargetDown alert (~2 minutes); both alerts end by their endsAt,
+    after Alertmanager has sent them firing (group_wait 10 s), and it sends them resolved at its
+    next flush (group_interval 1 min). Each alert name is its own group (route group_by alertname)."""
     api = f"http://{cfg['BIND_HOST']}:{cfg['ALERTMANAGER_PORT']}/api/v2/alerts"
-    external = cfg["ALERTMANAGER_EXTERNAL_URL"]
-    check = f"SlackResolvedCheck_{uuid.uuid4().hex[:6]}"  # its own group (route group_by alertname)
     started = time.time()
-
-    def post(ends_at: float) -> None:
-        alert = {
-            "labels": {"alertname": check, "job": "test_alerting", "severity": "info"},
-            "annotations": {
-                "summary": "synthetic problem, still ongoing (tests/local_stack/test_alerting.py)"
+    suffix = uuid.uuid4().hex[:6]
+    posted = _Alerts(started, f"SlackResolvedCheck_{suffix}", f"SlackEscapeCheck_{suffix}")
+    ends = _iso(started + ALERT_LIFETIME_S)
+    requests.post(
+        api,
+        json=[
+            {
+                "labels": {"alertname": posted.resolved_check, "job": "test_alerting", "severity": "info"},
+                "annotations": {
+                    "summary": "synthetic problem, still ongoing (tests/local_stack/test_alerting.py)"
+                },
+                "startsAt": _iso(started),
+                "endsAt": ends,
             },
-            "startsAt": _iso(started),
-            "endsAt": _iso(ends_at),
-        }
-        requests.post(api, json=[alert], timeout=10).raise_for_status()
-
-    post(started + 600)
+            {
+                "labels": {"alertname": posted.escape_check, "job": "<!channel>", "severity": "info"},
+                "annotations": {"summary": "topic <!here> & <http://evil.example|click here>"},
+                "startsAt": _iso(started),
+                "endsAt": ends,
+            },
+        ],
+        timeout=10,
+    ).raise_for_status()
     _supervisorctl(cfg, "stop", "redis-exporter")
     try:
-        deadline = time.monotonic() + 240
-        down, resolved, resolving = [], [], False
-        while not (down and resolved) and time.monotonic() < deadline:
-            time.sleep(5)
-            if not resolving and _attachments(sink, started, f"FIRING: {check}"):
-                post(time.time())  # Prometheus's way to say it stopped firing
-                resolving = True
-            down = [
-                a for a in _attachments(sink, started, "FIRING: ScrapeTargetDown") if "redis" in a["text"]
-            ]
-            resolved = _attachments(sink, started, f"RESOLVED: {check}")
+        yield posted
     finally:
         _supervisorctl(cfg, "start", "redis-exporter")
+
+
+def test_exporter_down_alert_reaches_slack_and_a_resolved_alert_says_resolved(cfg, alerts):
+    sink = f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/messages"
+    external = cfg["ALERTMANAGER_EXTERNAL_URL"]
+    check, started = alerts.resolved_check, alerts.started
+    deadline = time.monotonic() + 240
+    down, fired, resolved = [], [], []
+    while not (down and resolved) and time.monotonic() < deadline:
+        time.sleep(5)
+        down = [a for a in _attachments(sink, started, "FIRING: ScrapeTargetDown") if "redis" in a["text"]]
+        fired = fired or _attachments(sink, started, f"FIRING: {check}")
+        resolved = _attachments(sink, started, f"RESOLVED: {check}")
     assert down, "no ScrapeTargetDown alert for redis reached the Slack sink within 4 minutes"
-    assert resolved, f"no RESOLVED {check} reached the Slack sink (firing seen: {resolving})"
+    assert fired, f"no FIRING {check} reached the Slack sink"
+    assert resolved, f"no RESOLVED {check} reached the Slack sink"
 
     firing = down[0]
     assert "make status" in firing["text"] and firing["color"] == "danger"
@@ -96,31 +123,18 @@ def test_exporter_down_alert_reaches_slack_and_a_resolved_alert_says_resolved(cf
     assert "ongoing" not in done["text"], "a resolved alert does not repeat the firing summary"
 
 
-def test_alert_text_from_labels_and_summaries_reaches_slack_escaped(cfg):
+def test_alert_text_from_labels_and_summaries_reaches_slack_escaped(cfg, alerts):
     """A summary and a label value hold Slack controls (a scraped topic or job name can): the sink gets
     them escaped, so Slack shows them as text instead of notifying the channel or hiding a link."""
     sink = f"http://{cfg['BIND_HOST']}:{cfg['SLACK_SINK_PORT']}/messages"
-    api = f"http://{cfg['BIND_HOST']}:{cfg['ALERTMANAGER_PORT']}/api/v2/alerts"
-    check = f"SlackEscapeCheck_{uuid.uuid4().hex[:6]}"
-    started = time.time()
-
-    def post(ends_at: float) -> None:
-        alert = {
-            "labels": {"alertname": check, "job": "<!channel>", "severity": "info"},
-            "annotations": {"summary": "topic <!here> & <http://evil.example|click here>"},
-            "startsAt": _iso(started),
-            "endsAt": _iso(ends_at),
-        }
-        requests.post(api, json=[alert], timeout=10).raise_for_status()
-
-    post(started + 600)
+    check, started = alerts.escape_check, alerts.started
     deadline = time.monotonic() + 150
     firing, resolved = [], []
     while not resolved and time.monotonic() < deadline:
-        time.sleep(3)
-        if not firing and (firing := _attachments(sink, started, f"FIRING: {check}")):
-            post(time.time())
+        firing = firing or _attachments(sink, started, f"FIRING: {check}")
         resolved = _attachments(sink, started, f"RESOLVED: {check}")
+        if not resolved:
+            time.sleep(3)
     assert firing, f"no FIRING {check} reached the Slack sink"
     assert firing[0]["text"].strip() == "topic &lt;!here&gt; &amp; &lt;http://evil.example|click here&gt;"
     assert resolved, f"no RESOLVED {check} reached the Slack sink"
