@@ -5,7 +5,9 @@ work. Each is a fresh interpreter (:mod:`include.ingest.sender_process`) fed thr
 never a fork of the caller: a caller holding a live librdkafka client (an Airflow worker, a test
 session, a bench) would hand a forked child that client's locked mutexes, and the child could hang
 for good before sending a row; multiprocessing's spawn and forkserver would import the caller's
-``__main__`` (the ``airflow`` command, say) in every child. With a pace other than ``asap`` one in-process sender (:class:`InProcessSender`) is plenty and
+``__main__`` (the ``airflow`` command, say) in every child.
+
+With a pace other than ``asap`` one in-process sender (:class:`InProcessSender`) is plenty and
 keeps rows in global file order for the pacer. Both offer the same four calls to the replay loop:
 ``send``, ``totals``, ``finish`` and ``errors``.
 """
