@@ -10,7 +10,9 @@ a source is down or empty.
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,21 @@ def _guard(render: Any, stamp: bool = False) -> None:
         st.caption(f"Rendered {m.fmt_time(datetime.now(UTC))}")
 
 
+def _refreshing(render: Callable[[], None], every_s: float) -> None:
+    """Draw a page body now and again every ``every_s`` seconds, guarded and stamped (:func:`_guard`).
+
+    The body is a Streamlit fragment: only it reruns, so the page's title and controls stay put.
+    Streamlit tells fragments apart by their function's name, so the fragment takes ``render``'s.
+    """
+
+    @st.fragment(run_every=every_s)
+    @functools.wraps(render)
+    def body() -> None:
+        _guard(render, stamp=True)
+
+    body()
+
+
 def _table(rows: list[dict[str, Any]], columns: dict[str, str], key: str) -> None:
     """A static table (HTML, not a canvas: readable by people, screen readers and the browser test)."""
     frame = pd.DataFrame([m.format_row(r, columns) for r in rows], columns=list(columns)).rename(
@@ -105,11 +122,7 @@ def live_page() -> None:
     st.caption("1-minute and 5-minute event-time windows of the Flink job. Refreshes every "
                f"{_refresh_s():.0f} s.")  # fmt: skip
 
-    @st.fragment(run_every=_refresh_s())
-    def body() -> None:
-        _guard(_live_body, stamp=True)
-
-    body()
+    _refreshing(_live_body, _refresh_s())
 
 
 def _live_body() -> None:
@@ -324,11 +337,7 @@ def daily_page() -> None:
     st.caption("The dbt marts of the daily batch (schema analytics), one row per UTC day that "
                "dag_daily_etl has built.")  # fmt: skip
 
-    @st.fragment(run_every=max(_refresh_s(), 60))
-    def body() -> None:
-        _guard(_daily_body, stamp=True)
-
-    body()
+    _refreshing(_daily_body, max(_refresh_s(), 60))
 
 
 def _url_day(name: str) -> date | None:
@@ -499,11 +508,7 @@ def pipeline_page() -> None:
         "bench_*, ...). By default only the pipeline's own topics and job are shown.",
     )
 
-    @st.fragment(run_every=_refresh_s())
-    def body() -> None:
-        _guard(_pipeline_body, stamp=True)
-
-    body()
+    _refreshing(_pipeline_body, _refresh_s())
 
 
 def _pipeline_body() -> None:
