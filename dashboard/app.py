@@ -466,29 +466,34 @@ def _daily_charts(daily: list[dict[str, Any]]) -> None:
     # A few days: bars of a fixed width (one band would fill the chart); more: the bands decide.
     bar = {"size": 40} if len(daily) <= 3 else {}
     half = {"size": 20} if len(daily) <= 3 else {}
-    c1, c2, c3 = st.columns(3)
-    counts = frame.melt(id_vars="Day", value_vars=["Impressions", "Clicks"], var_name="Measure")
-    money = frame.melt(id_vars="Day", value_vars=["Cost ($)", "Revenue ($)"], var_name="Measure")
+    day = alt.X("Day:N", title=None, axis=alt.Axis(labelAngle=0))
     legend = alt.Legend(orient="bottom", title=None, labelLimit=0)
+
+    def pair(measures: list[str], axis_format: str, tooltip_format: str) -> alt.Chart:
+        """Two measures of one unit as bars side by side per day."""
+        long = frame.melt(id_vars="Day", value_vars=measures, var_name="Measure")
+        return (
+            alt.Chart(long)
+            .mark_bar(**half)
+            .encode(
+                x=day,
+                xOffset="Measure:N",
+                y=alt.Y("value:Q", title=None, axis=alt.Axis(format=axis_format)),
+                color=alt.Color("Measure:N", legend=legend),
+                tooltip=["Day", "Measure", alt.Tooltip("value:Q", format=tooltip_format)],
+            )
+        )
+
+    c1, c2, c3 = st.columns(3)
     for col, title, chart in (
-        (c1, "Impressions and clicks per day",
-         alt.Chart(counts).mark_bar(**half).encode(
-             x=alt.X("Day:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="Measure:N",
-             y=alt.Y("value:Q", title=None, axis=alt.Axis(format=",d")),
-             color=alt.Color("Measure:N", legend=legend),
-             tooltip=["Day", "Measure", alt.Tooltip("value:Q", format=",d")])),
+        (c1, "Impressions and clicks per day", pair(["Impressions", "Clicks"], ",d", ",d")),
         (c2, "CTR per day (%)",
          alt.Chart(frame.assign(Measure="CTR (%)")).mark_bar(**bar).encode(
-             x=alt.X("Day:N", title=None, axis=alt.Axis(labelAngle=0)),
+             x=day,
              y=alt.Y("CTR (%):Q", title=None, axis=alt.Axis(format=".1f")),
              color=alt.Color("Measure:N", legend=legend),  # a legend like its neighbours: same height
              tooltip=["Day", alt.Tooltip("CTR (%):Q", format=".2f")])),
-        (c3, "Cost and revenue per day ($)",
-         alt.Chart(money).mark_bar(**half).encode(
-             x=alt.X("Day:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="Measure:N",
-             y=alt.Y("value:Q", title=None, axis=alt.Axis(format=",.0f")),
-             color=alt.Color("Measure:N", legend=legend),
-             tooltip=["Day", "Measure", alt.Tooltip("value:Q", format=",.2f")])),
+        (c3, "Cost and revenue per day ($)", pair(["Cost ($)", "Revenue ($)"], ",.0f", ",.2f")),
     ):  # fmt: skip
         col.caption(title)
         col.altair_chart(chart.properties(height=220), width="stretch")
