@@ -9,8 +9,9 @@ for tests, hours for 40M rows. This computes the same things as SQL over a DuckD
   replay accepts (the Avazu reader's and the event schema's rules as regexes over whole rows);
 - ``events``: the valid rows with the replay's event time (the i-th of an hour's n rows, malformed
   ones included, gets ``hour_start + floor(i * 3600000 / n)``: docs/design.md "Event time") and the
-  price model of ``include/ingest/economics.py`` in SQL (SHA-256 words of the id, the same IEEE
-  double operations in the same order, so bit-identical results: docs/design.md "Economics");
+  price model of ``include/ingest/economics.py`` in SQL (``include/ingest/economics_sql.py``, which
+  the batch extract's fast path runs too: SHA-256 words of the id, the same IEEE double operations
+  in the same order, so bit-identical results: docs/design.md "Economics");
 - ``windows``: 1- and 5-minute tumbling windows, dimension ``all`` plus the five dimensions, money
   in integer micro-units, ratios as exact quotients rounded half-up to 6 decimals (integer
   arithmetic), NULL on a zero denominator: the definitions of oracle.py's module docstring.
@@ -33,6 +34,8 @@ from include.flink_jobs.ad_window_metrics.oracle import (  # one definition for 
     DIMENSIONS,
     WINDOW_SIZES_S,
 )
+from include.ingest.economics import load_price_model
+from include.ingest.economics_sql import REVENUE_MICROS, priced_ctes, register_price_model
 
 # The columns of a window row, in realtime.ad_window_metrics' order (money and ratios in micros).
 WINDOW_COLUMNS = (
@@ -40,7 +43,6 @@ WINDOW_COLUMNS = (
     "cost", "revenue", "ctr", "cpc", "cpa", "roas",
 )  # fmt: skip
 _KEY = ("size_s", "start_ms", "dimension", "value")
-_U53 = "1.1102230246251565e-16"  # 2**-53, whose shortest repr parses back to it exactly
 _HEX_COLS = ("site_id", "site_domain", "site_category", "app_id", "app_domain", "app_category",
              "device_id", "device_ip", "device_model")  # fmt: skip
 _NONNEG_INT_COLS = ("click", "banner_pos", "device_type", "device_conn_type", "C14", "C15", "C16",
@@ -104,8 +106,8 @@ def _validity_sql() -> str:
     )"""
 
 
-# Valid rows -> events. Float expressions keep economics.py's operation order ((a * b) * c), so IEEE
-# doubles give its results bit for bit; money stays in integer micros from there on.
+# Valid rows -> events: each row's slot in its hour gives the event time, the price model
+# (include/ingest/economics_sql.py) its money, kept in integer micros from there on.
 _EVENTS_SQL = f"""
 CREATE OR REPLACE TABLE events AS
 WITH hours AS (
@@ -113,41 +115,24 @@ WITH hours AS (
          epoch_ms(strptime('20' || hour, '%Y%m%d%H')) AS start_ms
   FROM raw GROUP BY hour
 ),
-words AS (
+timed AS (
   SELECT r.*, h.start_ms + ((r.idx - h.first_idx) * 3600000) // h.n AS event_time_ms,
          sha256(r.id) AS digest
   FROM raw r JOIN hours h USING (hour)
   WHERE r.valid
 ),
-uniform AS (
-  SELECT *,
-         (('0x' || substr(digest, 1, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_cost,
-         (('0x' || substr(digest, 17, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_conv,
-         (('0x' || substr(digest, 33, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_rev
-  FROM words
-),
-priced AS (
-  SELECT u.*,
-         floor(coalesce(cpm.cpm, p.default_cpm) * 1000.0 * (1.0 + p.cost_jitter * (2.0 * u.u_cost - 1.0))
-               + 0.5)::BIGINT AS cost_micros,
-         (u.click = 1 AND u.u_conv < coalesce(cat.rate, p.default_rate)) AS converts,
-         coalesce(cat.order_value, p.default_order_value) AS order_value,
-         p.revenue_jitter
-  FROM uniform u
-  CROSS JOIN params p
-  LEFT JOIN cpm ON cpm.device_type = u.device_type AND cpm.banner_pos = u.banner_pos
-  LEFT JOIN cat ON cat.kind = CASE WHEN u.app_id = p.placeholder THEN 'site' ELSE 'app' END
-               AND cat.category = CASE WHEN u.app_id = p.placeholder THEN u.site_category
-                                       ELSE u.app_category END
+{priced_ctes("timed")},
+converted AS (
+  SELECT *, (click = 1 AND u_conv < rate) AS converts FROM priced
 )
 SELECT id AS event_id, event_time_ms, click, converts::INTEGER AS conversion,
-       cost_micros,
+       cost_micros::BIGINT AS cost_micros,
        CASE WHEN converts
-            THEN floor(order_value * 1000000.0 * (1.0 + revenue_jitter * (2.0 * u_rev - 1.0)) + 0.5)::BIGINT
+            THEN {REVENUE_MICROS}::BIGINT
             ELSE 0 END AS revenue_micros,
        c17::VARCHAR AS campaign_id, c14::VARCHAR AS creative_id, app_id, site_category, app_category,
        device_type, banner_pos, device_conn_type, device_model
-FROM priced
+FROM converted
 """
 
 
@@ -250,36 +235,11 @@ class Oracle:
             if last - first + 1 != n or hour <= previous:
                 raise OracleError(f"the file is not sorted by hour (hour {hour}): the replay rejects it")
             previous = hour
-        self._register_price_model()
+        register_price_model(self.con, load_price_model())
         self.con.execute(_EVENTS_SQL)
         rows = sum(n for _, n, _, _ in hours)
         valid = self.con.execute("SELECT count(*) FROM events").fetchone()[0]
         return LoadSummary(rows, valid, [(h, n) for h, n, _, _ in hours], time.monotonic() - started)
-
-    def _register_price_model(self) -> None:
-        from include.ingest.economics import load_price_model
-
-        model = load_price_model()
-        con = self.con
-        con.execute("CREATE OR REPLACE TEMP TABLE cpm (device_type INTEGER, banner_pos INTEGER, cpm DOUBLE)")
-        if model.cpm:
-            con.executemany(
-                "INSERT INTO cpm VALUES (?, ?, ?)", [(d, b, v) for (d, b), v in model.cpm.items()]
-            )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE cat (kind VARCHAR, category VARCHAR, rate DOUBLE, order_value DOUBLE)"
-        )
-        cats = [("site", k, c.rate, c.order_value) for k, c in model.site_categories.items()]
-        cats += [("app", k, c.rate, c.order_value) for k, c in model.app_categories.items()]
-        if cats:
-            con.executemany("INSERT INTO cat VALUES (?, ?, ?, ?)", cats)
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE params AS SELECT ?::DOUBLE AS cost_jitter, ?::DOUBLE AS default_cpm, "
-            "?::VARCHAR AS placeholder, ?::DOUBLE AS default_rate, ?::DOUBLE AS default_order_value, "
-            "?::DOUBLE AS revenue_jitter",
-            [model.cost_jitter, model.default_cpm, model.site_placeholder_app_id,
-             model.default_category.rate, model.default_category.order_value, model.revenue_jitter],
-        )  # fmt: skip
 
     def events_until(self, until_ms: int) -> int:
         """Events with event time <= ``until_ms`` (how far a watermark has got, in rows)."""

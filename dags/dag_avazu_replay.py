@@ -42,7 +42,7 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
-from include.dag_defaults import dag_args, optional_param
+from include.dag_defaults import choice_param, dag_args, optional_param
 from include.kafka.topic_policy import param_pattern
 
 HOUR_PATTERN = "^([0-9]{8})?$"
@@ -90,16 +90,14 @@ def _job_watermark() -> int | None:
             description="The file's hours are out of order: replay a copy sorted by hour (stable, out of core; "
             "kept under data/raw/sorted/ and reused while the file is unchanged)",
         ),
-        "pace": Param(
+        "pace": choice_param(
             "asap",
-            type="string",
-            enum=["asap", "speed", "live"],
-            values_display={
-                "asap": "asap (as fast as possible)",
-                "speed": "speed (event time x speed_factor)",
-                "live": "live (event times moved to now)",
+            {
+                "asap": "as fast as possible",
+                "speed": "event time x speed_factor",
+                "live": "event times moved to now",
             },
-            description="How fast rows are sent",
+            "How fast rows are sent",
         ),
         "speed_factor": Param(
             60,
@@ -115,16 +113,14 @@ def _job_watermark() -> int | None:
             "setting:TOPIC_RAW",
             pattern=param_pattern("raw"),
         ),
-        "mode": Param(
+        "mode": choice_param(
             "auto",
-            type="string",
-            enum=["auto", "stream", "backfill"],
-            values_display={
-                "auto": "auto (stream hours ahead of the live job, backfill hours behind it)",
-                "stream": "stream (publish to the live topic)",
-                "backfill": "backfill (recompute the hours' windows in a batch job)",
+            {
+                "auto": "stream hours ahead of the live job, backfill hours behind it",
+                "stream": "publish to the live topic",
+                "backfill": "recompute the hours' windows in a batch job",
             },
-            description="How the hours reach the windows (docs/backfill.md)",
+            "How the hours reach the windows (docs/backfill.md)",
         ),
         "late_events_intended": Param(
             False,

@@ -44,7 +44,7 @@ from airflow.sdk import Param, dag, task
 
 from include import config
 from include.cosmos_config import dbt_tasks
-from include.dag_defaults import DEFAULT_ARGS, dag_args, optional_param
+from include.dag_defaults import DEFAULT_ARGS, choice_param, dag_args, optional_param
 from plugins.archive.sensors import ArchiveDayCompleteSensor
 
 DB_CONN_ID = "pipeline_db_dbt"
@@ -69,12 +69,10 @@ def _dsn(conn_id: str) -> str:
     tags=["batch"],
     description="The previous UTC day from the Flink archive: validated, loaded, dbt marts, Slack summary",
     params={
-        "source": Param(
+        "source": choice_param(
             config.get("BATCH_DEFAULT_SOURCE"),
-            type="string",
-            enum=["archive", "avazu"],
-            values_display={"archive": "archive (what the Flink job streamed)", "avazu": "avazu (a file)"},
-            description="Where the day's events come from: the Flink job's archive, or an Avazu file (see file)",
+            {"archive": "what the Flink job streamed", "avazu": "a file"},
+            "Where the day's events come from: the Flink job's archive, or an Avazu file (see file)",
         ),
         "file": optional_param(
             "string",

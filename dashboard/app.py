@@ -10,7 +10,9 @@ a source is down or empty.
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,21 @@ def _guard(render: Any, stamp: bool = False) -> None:
         st.caption(f"Rendered {m.fmt_time(datetime.now(UTC))}")
 
 
+def _refreshing(render: Callable[[], None], every_s: float) -> None:
+    """Draw a page body now and again every ``every_s`` seconds, guarded and stamped (:func:`_guard`).
+
+    The body is a Streamlit fragment: only it reruns, so the page's title and controls stay put.
+    Streamlit tells fragments apart by their function's name, so the fragment takes ``render``'s.
+    """
+
+    @st.fragment(run_every=every_s)
+    @functools.wraps(render)
+    def body() -> None:
+        _guard(render, stamp=True)
+
+    body()
+
+
 def _table(rows: list[dict[str, Any]], columns: dict[str, str], key: str) -> None:
     """A static table (HTML, not a canvas: readable by people, screen readers and the browser test)."""
     frame = pd.DataFrame([m.format_row(r, columns) for r in rows], columns=list(columns)).rename(
@@ -105,11 +122,7 @@ def live_page() -> None:
     st.caption("1-minute and 5-minute event-time windows of the Flink job. Refreshes every "
                f"{_refresh_s():.0f} s.")  # fmt: skip
 
-    @st.fragment(run_every=_refresh_s())
-    def body() -> None:
-        _guard(_live_body, stamp=True)
-
-    body()
+    _refreshing(_live_body, _refresh_s())
 
 
 def _live_body() -> None:
@@ -324,11 +337,7 @@ def daily_page() -> None:
     st.caption("The dbt marts of the daily batch (schema analytics), one row per UTC day that "
                "dag_daily_etl has built.")  # fmt: skip
 
-    @st.fragment(run_every=max(_refresh_s(), 60))
-    def body() -> None:
-        _guard(_daily_body, stamp=True)
-
-    body()
+    _refreshing(_daily_body, max(_refresh_s(), 60))
 
 
 def _url_day(name: str) -> date | None:
@@ -457,29 +466,34 @@ def _daily_charts(daily: list[dict[str, Any]]) -> None:
     # A few days: bars of a fixed width (one band would fill the chart); more: the bands decide.
     bar = {"size": 40} if len(daily) <= 3 else {}
     half = {"size": 20} if len(daily) <= 3 else {}
-    c1, c2, c3 = st.columns(3)
-    counts = frame.melt(id_vars="Day", value_vars=["Impressions", "Clicks"], var_name="Measure")
-    money = frame.melt(id_vars="Day", value_vars=["Cost ($)", "Revenue ($)"], var_name="Measure")
+    day = alt.X("Day:N", title=None, axis=alt.Axis(labelAngle=0))
     legend = alt.Legend(orient="bottom", title=None, labelLimit=0)
+
+    def pair(measures: list[str], axis_format: str, tooltip_format: str) -> alt.Chart:
+        """Two measures of one unit as bars side by side per day."""
+        long = frame.melt(id_vars="Day", value_vars=measures, var_name="Measure")
+        return (
+            alt.Chart(long)
+            .mark_bar(**half)
+            .encode(
+                x=day,
+                xOffset="Measure:N",
+                y=alt.Y("value:Q", title=None, axis=alt.Axis(format=axis_format)),
+                color=alt.Color("Measure:N", legend=legend),
+                tooltip=["Day", "Measure", alt.Tooltip("value:Q", format=tooltip_format)],
+            )
+        )
+
+    c1, c2, c3 = st.columns(3)
     for col, title, chart in (
-        (c1, "Impressions and clicks per day",
-         alt.Chart(counts).mark_bar(**half).encode(
-             x=alt.X("Day:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="Measure:N",
-             y=alt.Y("value:Q", title=None, axis=alt.Axis(format=",d")),
-             color=alt.Color("Measure:N", legend=legend),
-             tooltip=["Day", "Measure", alt.Tooltip("value:Q", format=",d")])),
+        (c1, "Impressions and clicks per day", pair(["Impressions", "Clicks"], ",d", ",d")),
         (c2, "CTR per day (%)",
          alt.Chart(frame.assign(Measure="CTR (%)")).mark_bar(**bar).encode(
-             x=alt.X("Day:N", title=None, axis=alt.Axis(labelAngle=0)),
+             x=day,
              y=alt.Y("CTR (%):Q", title=None, axis=alt.Axis(format=".1f")),
              color=alt.Color("Measure:N", legend=legend),  # a legend like its neighbours: same height
              tooltip=["Day", alt.Tooltip("CTR (%):Q", format=".2f")])),
-        (c3, "Cost and revenue per day ($)",
-         alt.Chart(money).mark_bar(**half).encode(
-             x=alt.X("Day:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="Measure:N",
-             y=alt.Y("value:Q", title=None, axis=alt.Axis(format=",.0f")),
-             color=alt.Color("Measure:N", legend=legend),
-             tooltip=["Day", "Measure", alt.Tooltip("value:Q", format=",.2f")])),
+        (c3, "Cost and revenue per day ($)", pair(["Cost ($)", "Revenue ($)"], ",.0f", ",.2f")),
     ):  # fmt: skip
         col.caption(title)
         col.altair_chart(chart.properties(height=220), width="stretch")
@@ -499,11 +513,7 @@ def pipeline_page() -> None:
         "bench_*, ...). By default only the pipeline's own topics and job are shown.",
     )
 
-    @st.fragment(run_every=_refresh_s())
-    def body() -> None:
-        _guard(_pipeline_body, stamp=True)
-
-    body()
+    _refreshing(_pipeline_body, _refresh_s())
 
 
 def _pipeline_body() -> None:

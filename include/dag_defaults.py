@@ -1,5 +1,5 @@
 """What every DAG shares: default_args (owner, retries, Slack on failure), the approved tags, and how
-an optional param is declared."""
+an optional param and a choice param are declared."""
 
 from __future__ import annotations
 
@@ -57,3 +57,19 @@ def optional_param(kind: str, description: str, empty: str, **schema: Any) -> Pa
         name = empty.removeprefix("setting:")
         empty = f"setting {name} ({config.get(name)})"
     return Param(None, type=["null", kind], description=f"{description}. Empty = {empty}", **schema)
+
+
+def choice_param(default: str, choices: dict[str, str], description: str) -> Param:
+    """A string param picked from a few values, each shown in the Trigger form with what it means.
+
+    ``choices`` maps each value to its meaning, in the form's order: ``{"asap": "as fast as
+    possible"}`` offers ``asap`` and shows it as "asap (as fast as possible)". The values and their
+    labels come from this one mapping, so a value cannot be offered without a label or the reverse.
+    """
+    return Param(
+        default,
+        type="string",
+        enum=list(choices),
+        values_display={value: f"{value} ({meaning})" for value, meaning in choices.items()},
+        description=description,
+    )

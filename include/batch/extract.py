@@ -7,8 +7,9 @@ Two sources, one output (the columns of ``analytics.ad_events``, see :data:`PARQ
   same rejected rows), because either
 
   * the **columnar fast path** runs: Arrow's multi-threaded CSV parser + one DuckDB query that
-    numbers the rows of each hour and applies the price model in SQL (SHA-256 words, the same
-    IEEE double arithmetic as :mod:`include.ingest.economics`). It first proves every kept row is
+    numbers the rows of each hour and applies the price model in SQL
+    (:mod:`include.ingest.economics_sql`: SHA-256 words, the same IEEE double arithmetic as
+    :mod:`include.ingest.economics`). It first proves every kept row is
     one the reference path would accept (the reader's and the schema's rules, as regexes over
     whole columns); if any row is not, or the file is not strictly Avazu-shaped, it gives up, and
   * the **reference path** runs: ``read_avazu`` + ``encode_row`` per row, which rejects bad rows
@@ -44,6 +45,7 @@ from include import archive, config
 from include.batch.days import avazu_hours, day_bounds_ms, parquet_dir
 from include.ingest.avazu_reader import AVAZU_COLUMNS, HEX_COLUMNS, INT_COLUMNS, check_header, open_avazu
 from include.ingest.economics import PriceModel, load_price_model
+from include.ingest.economics_sql import REVENUE_MICROS, priced_ctes, register_price_model
 from include.ingest.event_time import hour_start_ms
 from include.ingest.events import DEFAULT_SOURCE
 from include.ingest.records import AvazuFormatError
@@ -84,7 +86,6 @@ COLUMNS: tuple[str, ...] = tuple(PARQUET_SCHEMA.names)
 
 # C1 (any integer) and C20 (-1 = unknown) may be negative; the schema holds every other integer to >= 0.
 _NONNEG_INT_COLS = tuple(c for c in INT_COLUMNS if c not in ("C1", "C20"))
-_U53 = "1.1102230246251565e-16"  # 2**-53, the shortest repr that parses back to it exactly
 
 
 class ExtractError(RuntimeError):
@@ -347,39 +348,14 @@ def _avazu_fast(path: Path, day: date, model: PriceModel) -> pa.Table | None:
         con.execute("CREATE TEMP TABLE hour_start (hour VARCHAR, start_ms BIGINT)")
         if starts:
             con.executemany("INSERT INTO hour_start VALUES (?, ?)", starts)
-        _register_price_model(con, model)
+        register_price_model(con, model)
         table = con.execute(_FAST_SQL, [day, model.version, DEFAULT_SOURCE]).to_arrow_table()
     finally:
         con.close()
     return table.cast(PARQUET_SCHEMA)
 
 
-def _register_price_model(con: Any, model: PriceModel) -> None:
-    con.execute("CREATE TEMP TABLE cpm (device_type INTEGER, banner_pos INTEGER, cpm DOUBLE)")
-    if model.cpm:
-        con.executemany("INSERT INTO cpm VALUES (?, ?, ?)", [(d, b, v) for (d, b), v in model.cpm.items()])
-    con.execute("CREATE TEMP TABLE cat (kind VARCHAR, category VARCHAR, rate DOUBLE, order_value DOUBLE)")
-    rows = [("site", k, c.rate, c.order_value) for k, c in model.site_categories.items()]
-    rows += [("app", k, c.rate, c.order_value) for k, c in model.app_categories.items()]
-    if rows:
-        con.executemany("INSERT INTO cat VALUES (?, ?, ?, ?)", rows)
-    con.execute(
-        "CREATE TEMP TABLE params AS SELECT ?::DOUBLE AS cost_jitter, ?::DOUBLE AS default_cpm, "
-        "?::VARCHAR AS placeholder, ?::DOUBLE AS default_rate, ?::DOUBLE AS default_order_value, "
-        "?::DOUBLE AS revenue_jitter",
-        [
-            model.cost_jitter,
-            model.default_cpm,
-            model.site_placeholder_app_id,
-            model.default_category.rate,
-            model.default_category.order_value,
-            model.revenue_jitter,
-        ],
-    )
-
-
-# The price model of include/ingest/economics.py in SQL. Every float expression keeps Python's
-# operation order ((a * b) * c), so IEEE doubles give bit-identical results.
+# Each hour's rows numbered (the event time rule), then the price model (include/ingest/economics_sql.py).
 _FAST_SQL = f"""
 WITH numbered AS (
   SELECT r.*, h.start_ms,
@@ -388,27 +364,7 @@ WITH numbered AS (
          sha256(r.id) AS digest
   FROM raw r JOIN hour_start h USING (hour)
 ),
-words AS (
-  SELECT *,
-         (('0x' || substr(digest, 1, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_cost,
-         (('0x' || substr(digest, 17, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_conv,
-         (('0x' || substr(digest, 33, 16))::UBIGINT >> 11)::DOUBLE * {_U53} AS u_rev
-  FROM numbered
-),
-priced AS (
-  SELECT w.*,
-         floor(coalesce(cpm.cpm, p.default_cpm) * 1000.0 * (1.0 + p.cost_jitter * (2.0 * w.u_cost - 1.0))
-               + 0.5) AS cost_micros,
-         coalesce(cat.rate, p.default_rate) AS rate,
-         coalesce(cat.order_value, p.default_order_value) AS order_value,
-         p.revenue_jitter
-  FROM words w
-  CROSS JOIN params p
-  LEFT JOIN cpm ON cpm.device_type = w.device_type::INTEGER AND cpm.banner_pos = w.banner_pos::INTEGER
-  LEFT JOIN cat ON cat.kind = CASE WHEN w.app_id = p.placeholder THEN 'site' ELSE 'app' END
-               AND cat.category = CASE WHEN w.app_id = p.placeholder THEN w.site_category
-                                       ELSE w.app_category END
-),
+{priced_ctes("numbered")},
 converted AS (
   SELECT *, (click = '1' AND u_conv < rate) AS is_conversion FROM priced
 )
@@ -421,8 +377,7 @@ SELECT
   is_conversion::SMALLINT AS conversion,
   (cost_micros / 1000000.0)::DECIMAL(18, 6) AS cost,
   CASE WHEN is_conversion
-       THEN (floor(order_value * 1000000.0 * (1.0 + revenue_jitter * (2.0 * u_rev - 1.0)) + 0.5)
-             / 1000000.0)::DECIMAL(18, 6)
+       THEN ({REVENUE_MICROS} / 1000000.0)::DECIMAL(18, 6)
        ELSE 0::DECIMAL(18, 6) END AS revenue,
   C17::INTEGER::VARCHAR AS campaign_id,
   C14::INTEGER::VARCHAR AS creative_id,

@@ -223,28 +223,15 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
     if args.blackhole_sinks:  # the same queries, nothing leaves the job
         ddl += [sql.blackhole_sink_ddl("metrics_sink", sql.metrics_sink_columns()),
                 sql.blackhole_sink_ddl("dlq_sink", sql.dlq_columns(bool(args.dlq_schema_id)))]  # fmt: skip
-    elif backfill:
-        ddl += [
-            sql.staging_sink_ddl(
-                "metrics_sink",
-                url=args.jdbc_url,
-                staging_table=args.staging_table,
-                username=user,
-                password=password,
-            ),
-            dlq_sink,
-        ]
     else:
-        ddl += [
-            sql.jdbc_sink_ddl(
-                "metrics_sink",
-                url=args.jdbc_url,
-                sink_table=args.sink_table,
-                username=user,
-                password=password,
-            ),
-            dlq_sink,
-        ]
+        # One PostgreSQL login either way; a backfill writes to its staging table, the stream in place.
+        login = {"url": args.jdbc_url, "username": user, "password": password}
+        metrics_sink = (
+            sql.staging_sink_ddl("metrics_sink", staging_table=args.staging_table, **login)
+            if backfill
+            else sql.jdbc_sink_ddl("metrics_sink", sink_table=args.sink_table, **login)
+        )
+        ddl += [metrics_sink, dlq_sink]
     inserts = [
         sql.staging_insert("metrics_sink", args.backfill_id)
         if backfill and not args.blackhole_sinks
