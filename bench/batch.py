@@ -3,7 +3,8 @@
 Measures, on one generated 4M-row day (seeded, a day no test uses: 2012-06-01):
 
 - ``extract_s``: Avazu gzip -> events Parquet (columnar path), reported apart from the target;
-- ``validate_s``: the GX suite ``ad_events_daily`` (pandas frame + GX, import included);
+- ``validate_s``: the GX suite ``ad_events_daily`` (pandas frame + GX, import included), its result
+  kept as a Data Docs page as the DAG does (in a fresh docs folder of the bench's own);
 - ``load_s``: the one-transaction partition swap with COPY;
 - ``dbt_s``: ``dbt build --vars {day: D}`` (every model and test, one dbt process: what Cosmos runs
   split per model, without Airflow's scheduling);
@@ -111,7 +112,7 @@ def run(rows: int) -> dict[str, Any]:
         t0 = time.monotonic()
         extracted = extract_day(BENCH_DAY, "avazu", work, src)
         t1 = time.monotonic()
-        validate_parquet(extracted.parquet_path, BENCH_DAY)
+        validate_parquet(extracted.parquet_path, BENCH_DAY, docs_root=work / "docs")
         t2 = time.monotonic()
         with connect(config.pg_dsn("PG_DBT")) as conn:
             load_day(conn, BENCH_DAY, extracted.parquet_path, source="avazu", source_uri=str(src),

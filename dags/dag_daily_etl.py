@@ -9,10 +9,11 @@ that day and nothing else (docs/batch.md has the argument and the timings).
 | `resolve_day` | D = the `day` param, else the day before the run's date; checks the params; a scheduled run skips a day with no archive at all (nothing streamed) |
 | `wait_for_archive` | deferred until every hour of D is complete in the Flink archive (`_SUCCESS` per hour); fails and alerts Slack after `BATCH_ARCHIVE_WAIT_S` |
 | `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, one row per event id, or an Avazu file); missing or unreadable input (a truncated gzip, a wrong header) fails at once, without retry |
-| `validate` | great-expectations suite `ad_events_daily`; a failure stops here, **before** anything is loaded, names the failed expectation in the log and in Slack, and is not retried (it is deterministic) |
+| `validate` | great-expectations suite `ad_events_daily`; a failure stops here, **before** anything is loaded, names the failed expectation and the link to its Data Docs page in the log and in Slack, and is not retried (it is deterministic) |
 | `load` | one transaction: replace D's partition of `analytics.ad_events` (COPY) + its ledger row |
 | `dbt_build` | Cosmos: one `dbt build` of every model and its tests with `--vars {day: D}` (DBT_TASK_GRAPH=per_model: a task group, one task per model) |
 | `check_marts` | GX suite `ad_marts_daily`: the marts add up to each other and to the loaded rows |
+| `dbt_docs` | Cosmos `dbt docs generate`, published to `DOCS_DIR/dbt`; beside `check_marts`; its own error skips it (the previous docs stay) and never fails the run |
 | `slack_summary` | impressions, clicks, CTR, cost, ROAS, DLQ rate for D vs D-1, to Slack; what was loaded and the headline metrics as the run's note (a failed run's note names the task and its error) |
 
 **Params**: `source` (`archive` | `avazu`, default BATCH_DEFAULT_SOURCE), `file` (the Avazu CSV/gz,
@@ -31,6 +32,11 @@ the DAG is unpaused. Backfills are explicit instead:
   with the same fields. `max_active_runs=1` keeps days in order (the dimensions are rebuilt from
   every loaded day).
 
+**Docs in Airflow's UI** (menu Browse): *dbt docs* (the project's models, columns and tests, as of
+the last run) and *Data quality* (every validation of both GX suites, newest first, each linked to its
+great-expectations Data Docs page: which expectation failed, on which values). Both are written under
+setting DOCS_DIR and served by the API server (plugins/docs_sites, docs/operations.md).
+
 Connections: `pipeline_db_dbt` (the dbt login; it works as role `adevents_analytics_builder`),
 `slack_alerts`. Every failed task alerts Slack.
 """
@@ -43,7 +49,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from include import config
-from include.cosmos_config import dbt_tasks
+from include.cosmos_config import dbt_docs_task, dbt_tasks
 from include.dag_defaults import DEFAULT_ARGS, choice_param, dag_args, optional_param
 from plugins.archive.sensors import ArchiveDayCompleteSensor
 
@@ -168,21 +174,24 @@ def dag_daily_etl() -> None:
 
         from include.batch.days import parse_day
         from include.batch.validate import Limits, ValidationFailed, validate_parquet
+        from include.docs_sites import docs_root
 
         limits = Limits(
             max_rows=int(config.get("BATCH_MAX_ROWS_PER_DAY")),
             max_cost=float(config.get("BATCH_MAX_COST")),
             max_revenue=float(config.get("BATCH_MAX_REVENUE")),
         )
+        day = parse_day(extracted["day"])
         try:
-            report = validate_parquet(extracted["parquet_path"], parse_day(extracted["day"]), limits)
+            report = validate_parquet(extracted["parquet_path"], day, limits, docs_root())
         except ValidationFailed as exc:
             for failure in exc.failures:
                 print(f"FAILED expectation: {failure}")
+            print(f"Data Docs page of this validation: {exc.page_url}")
             # Deterministic: retrying cannot help, and nothing has been loaded.
             raise AirflowFailException(str(exc)) from exc
         print(f"{report.suite}: {report.expectations} expectations passed on {report.rows} rows "
-              f"in {report.seconds}s")  # fmt: skip
+              f"in {report.seconds}s; Data Docs: {report.page_url}")  # fmt: skip
         return report.to_dict()
 
     @task
@@ -212,15 +221,19 @@ def dag_daily_etl() -> None:
         from include.batch.load import connect
         from include.batch.marts import check_marts as run_check
         from include.batch.validate import ValidationFailed
+        from include.docs_sites import docs_root
 
         with connect(_dsn(DB_CONN_ID)) as conn:
             try:
-                report = run_check(conn, parse_day(target["day"]))
+                report = run_check(conn, parse_day(target["day"]), docs_root())
             except ValidationFailed as exc:
                 for failure in exc.failures:
                     print(f"FAILED expectation: {failure}")
+                print(f"Data Docs page of this validation: {exc.page_url}")
                 raise AirflowFailException(str(exc)) from exc
-        print(report)
+        print(
+            f"{report['suite']}: {report['expectations']} expectations passed; Data Docs: {report['page_url']}"
+        )
         return report
 
     @task
@@ -253,7 +266,7 @@ def dag_daily_etl() -> None:
     loaded = load(extracted, validate(extracted))
     dbt = dbt_tasks("dbt", {"day": DAY_XCOM}, DEFAULT_ARGS)
     checked = check_marts(target)
-    loaded >> dbt >> checked
+    loaded >> dbt >> [checked, dbt_docs_task("dbt_docs", {"day": DAY_XCOM})]
     slack_summary(target, checked, extracted)
 
 

@@ -245,6 +245,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BATCH_MAX_ROWS_PER_DAY", "20000000", "GX: most events a day may have (Avazu max ~6.5M)."),
     Setting("BATCH_MAX_COST", "10", "GX: highest cost of one event (the price model gives ~0.02-0.1)."),
     Setting("BATCH_MAX_REVENUE", "10000", "GX: highest revenue of one conversion."),
+    Setting(
+        "DOCS_DIR",
+        "{DATA_DIR}/docs",
+        "Where the daily ETL writes its documentation sites, which Airflow's API server serves under "
+        "/docs-sites (docs/operations.md): dbt/ (dbt docs generate) and gx/ (great-expectations Data "
+        "Docs of every validation; the results they are rendered from are kept in gx_results/).",
+    ),
     # Realtime job (include/flink_jobs/ad_window_metrics)
     Setting(
         "FLINK_ARCHIVE_URI",

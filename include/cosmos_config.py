@@ -18,6 +18,11 @@
   ``per_model`` renders one ``dbt build`` task per model (``TestBehavior.BUILD``: the model and its
   tests; tests spanning two models get their own task after both), for deployments with enough
   workers to run them in parallel.
+- :func:`dbt_docs_task` is Cosmos's ``dbt docs generate`` operator, its output published to
+  ``DOCS_DIR/dbt`` (include/docs_sites.py), which Airflow's API server serves (plugins/docs_sites).
+  Cosmos ships a dbt docs view of its own (``[cosmos] dbt_docs_projects``), but it serves the docs to
+  anyone who can reach the API server, without Airflow's login, and only dbt's; the plugin serves
+  both sites behind the login.
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ from typing import Any
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-from cosmos.operators.local import DbtBuildLocalOperator
+from cosmos.operators.local import DbtBuildLocalOperator, DbtDocsLocalOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
-from include import config
+from include import config, docs_sites
 
 DBT_CONN_ID = "pipeline_db_dbt"
 DBT_PROJECT_DIR = Path(config.get("DBT_PROJECT_DIR"))
@@ -112,4 +117,47 @@ def dbt_tasks(group_id: str, dbt_vars: dict[str, str], default_args: dict[str, A
         invocation_mode=InvocationMode.SUBPROCESS,
         install_deps=False,
         vars=dbt_vars,
+    )
+
+
+def publish_dbt_docs(project_dir: str, **_: Any) -> None:
+    """Cosmos callback: the docs ``dbt docs generate`` wrote in its copy of the project -> DOCS_DIR/dbt."""
+    target = Path(project_dir) / "target"
+    site = docs_sites.publish_files(
+        (target / name for name in docs_sites.DBT_DOCS_FILES), docs_sites.docs_root() / docs_sites.DBT_SITE
+    )
+    print(f"dbt docs published to {site}: {docs_sites.public_url(docs_sites.DBT_SITE + '/')}")
+
+
+class DbtDocsSiteOperator(DbtDocsLocalOperator):
+    """``dbt docs generate``, published to DOCS_DIR/dbt; its own failure skips it, never fails the run.
+
+    The docs describe marts that the run has already built and checked: a catalog query that times
+    out or a full disk must not turn a good day red (nor retry, nor page anyone). The task shows as
+    skipped, its log says why, and the previous docs stay in place.
+    """
+
+    def execute(self, context: Any, **kwargs: Any) -> None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        try:
+            super().execute(context, **kwargs)
+        except Exception as exc:  # any cause: see the class doc
+            raise AirflowSkipException(
+                f"dbt docs not refreshed ({type(exc).__name__}: {str(exc).strip()[:500]}); the marts are "
+                f"built, the previous docs stay in {docs_sites.docs_root() / docs_sites.DBT_SITE}"
+            ) from exc
+
+
+def dbt_docs_task(task_id: str, dbt_vars: dict[str, str]) -> DbtDocsSiteOperator:
+    """The DAG task that generates and publishes the dbt docs (see :class:`DbtDocsSiteOperator`)."""
+    return DbtDocsSiteOperator(
+        task_id=task_id,
+        project_dir=str(DBT_PROJECT_DIR),
+        profile_config=PROFILE_CONFIG,
+        dbt_executable_path=DBT_EXECUTABLE,
+        invocation_mode=InvocationMode.SUBPROCESS,
+        install_deps=False,
+        vars=dbt_vars,
+        callback=publish_dbt_docs,
     )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from include.batch.validate import ValidationFailed, describe_failure, quiet_progress
+from include.batch.checkpoint import run_suite
+from include.batch.validate import ValidationFailed, page_url
 from include.slack_text import escape
 
 MART_SUITE = "ad_marts_daily"
@@ -48,8 +50,11 @@ def reconcile_frame(conn: Any, day: date) -> Any:
     return frame
 
 
-def check_marts(conn: Any, day: date) -> dict[str, Any]:
-    """GX suite over the reconciled totals; raises ValidationFailed naming what does not add up."""
+def check_marts(conn: Any, day: date, docs_root: Path | None = None) -> dict[str, Any]:
+    """GX suite over the reconciled totals; raises ValidationFailed naming what does not add up.
+
+    With ``docs_root`` (setting DOCS_DIR) the result is kept as a Data Docs page, named in both.
+    """
     import great_expectations as gx
 
     frame = reconcile_frame(conn, day)
@@ -67,21 +72,19 @@ def check_marts(conn: Any, day: date) -> dict[str, Any]:
         ex.ExpectColumnValuesToBeBetween(column="ctr", min_value=0, max_value=1),
         ex.ExpectColumnValuesToBeBetween(column="cost", min_value=0, strict_min=True),
     ]
-    context = gx.get_context(mode="ephemeral")
-    quiet_progress(context)
-    batch_def = (
-        context.data_sources.add_pandas("marts")
-        .add_dataframe_asset("daily_totals")
-        .add_batch_definition_whole_dataframe(f"day_{day.isoformat()}")
+    run = run_suite(
+        frame, MART_SUITE, expectations, source="marts", asset="daily_totals", day=day, docs_root=docs_root
     )
-    suite = context.suites.add(gx.ExpectationSuite(name=MART_SUITE))
-    for expectation in expectations:
-        suite.add_expectation(expectation)
-    result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
-    failures = [describe_failure(r) for r in result.results if not r.success]
-    if failures:
-        raise ValidationFailed(MART_SUITE, day.isoformat(), failures)
-    return {"day": day.isoformat(), "suite": MART_SUITE, "expectations": len(result.results), "success": True}
+    url = page_url(run.page)
+    if run.failures:
+        raise ValidationFailed(MART_SUITE, day.isoformat(), run.failures, url)
+    return {
+        "day": day.isoformat(),
+        "suite": MART_SUITE,
+        "expectations": len(run.result.results),
+        "success": True,
+        "page_url": url,
+    }
 
 
 def day_metrics(conn: Any, day: date) -> dict[str, Any] | None:

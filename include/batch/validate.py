@@ -21,18 +21,22 @@ campaign_id, creative_id not null                      dimension keys of the mar
 
 GX runs on a pandas frame of just these columns (the wide string columns are not needed), which
 keeps a 4M-row day to a few seconds. A failed expectation raises :class:`ValidationFailed` whose
-message starts with the failing expectation(s), so the task log and the Slack alert (which quotes
-the exception's first line) both say what failed. ``great_expectations`` is imported lazily: its
-import alone takes ~4 s.
+message starts with the failing expectation(s) and ends with the address of the validation's Data
+Docs page (when the result is kept: include/batch/checkpoint.py), so the task log and the Slack
+alert (which quotes the exception's first line) both say what failed and where to look.
+``great_expectations`` is imported lazily: its import alone takes ~4 s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from include.batch.checkpoint import run_suite
 from include.batch.days import avazu_hours, day_bounds_ms
+from include.docs_sites import GX_SITE, public_url
 
 SUITE_NAME = "ad_events_daily"
 VALIDATED_COLUMNS = (
@@ -52,12 +56,21 @@ VALIDATED_COLUMNS = (
 
 
 class ValidationFailed(RuntimeError):
-    """The day broke its contract; ``failures`` lists each failed expectation in words."""
+    """The day broke its contract; ``failures`` lists each failed expectation in words, ``page_url``
+    is the address of the validation's Data Docs page (None when the result was not kept)."""
 
-    def __init__(self, suite: str, day: str, failures: list[str]) -> None:
+    def __init__(self, suite: str, day: str, failures: list[str], page_url: str | None = None) -> None:
         self.failures = failures
+        self.page_url = page_url
         head = "; ".join(failures[:3]) + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
-        super().__init__(f"{suite} failed for {day}: {head}")
+        # One line: the Slack alert quotes the message's first line only.
+        see = f"; see {page_url}" if page_url else ""
+        super().__init__(f"{suite} failed for {day}: {head}{see}")
+
+
+def page_url(page: str | None) -> str | None:
+    """The address people open for a page of the gx/ Data Docs site (None stays None)."""
+    return public_url(f"{GX_SITE}/{page}") if page else None
 
 
 @dataclass
@@ -71,6 +84,7 @@ class ValidationReport:
     success: bool
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    page_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -135,62 +149,41 @@ def load_frame(parquet_path: str) -> Any:
     return frame
 
 
-def describe_failure(result: Any) -> str:
-    """One failed expectation in words: ``expect_x(column=c): 3 unexpected of 100 (e.g. [...])``."""
-    cfg = result.expectation_config
-    kwargs = {k: v for k, v in cfg.kwargs.items() if k in ("column", "column_A", "column_B")}
-    args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
-    res = result.result or {}
-    detail = ""
-    if "unexpected_count" in res:
-        sample = res.get("partial_unexpected_list") or []
-        detail = f": {res['unexpected_count']} unexpected of {res.get('element_count')} (e.g. {sample[:3]})"
-    elif "observed_value" in res:
-        detail = f": observed {res['observed_value']}"
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        detail += f" [error: {result.exception_info.get('exception_message')}]"
-    return f"{cfg.type}({args}){detail}"
+def validate_frame(
+    frame: Any, day: date, limits: Limits | None = None, docs_root: Path | None = None
+) -> ValidationReport:
+    """Run the suite on ``frame``; returns the report, raises ValidationFailed when anything failed.
 
-
-def quiet_progress(context: Any) -> None:
-    """No tqdm bars: they fill Airflow task logs with carriage-return noise."""
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-
-
-def validate_frame(frame: Any, day: date, limits: Limits | None = None) -> ValidationReport:
-    """Run the suite on ``frame``; returns the report, raises ValidationFailed when anything failed."""
+    With ``docs_root`` (setting DOCS_DIR) the result is kept as a Data Docs page, named in both.
+    """
     import time
 
-    import great_expectations as gx
-
     started = time.monotonic()
-    context = gx.get_context(mode="ephemeral")
-    quiet_progress(context)
-    source = context.data_sources.add_pandas("daily_batch")
-    asset = source.add_dataframe_asset("ad_events")
-    batch_def = asset.add_batch_definition_whole_dataframe(f"day_{day.isoformat()}")
-    suite = context.suites.add(gx.ExpectationSuite(name=SUITE_NAME))
-    for expectation in event_expectations(day, limits or Limits()):
-        suite.add_expectation(expectation)
-    batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite)
-    failures = [describe_failure(r) for r in result.results if not r.success]
-    report = ValidationReport(
+    run = run_suite(
+        frame,
+        SUITE_NAME,
+        event_expectations(day, limits or Limits()),
+        source="daily_batch",
+        asset="ad_events",
+        day=day,
+        docs_root=docs_root,
+    )
+    url = page_url(run.page)
+    if run.failures:
+        raise ValidationFailed(SUITE_NAME, day.isoformat(), run.failures, url)
+    return ValidationReport(
         day=day.isoformat(),
         suite=SUITE_NAME,
         rows=len(frame),
-        expectations=len(result.results),
-        success=not failures,
-        failures=failures,
+        expectations=len(run.result.results),
+        success=True,
         seconds=round(time.monotonic() - started, 3),
+        page_url=url,
     )
-    if failures:
-        raise ValidationFailed(SUITE_NAME, day.isoformat(), failures)
-    return report
 
 
-def validate_parquet(parquet_path: str, day: date, limits: Limits | None = None) -> ValidationReport:
+def validate_parquet(
+    parquet_path: str, day: date, limits: Limits | None = None, docs_root: Path | None = None
+) -> ValidationReport:
     """Validate the day's Parquet file (what the DAG's ``validate`` task calls)."""
-    return validate_frame(load_frame(parquet_path), day, limits)
+    return validate_frame(load_frame(parquet_path), day, limits, docs_root)

@@ -153,3 +153,22 @@ def test_daily_etl_refuses_an_unknown_dbt_graph(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DBT_TASK_GRAPH", "per_node")
     bag = DagBag(dag_folder=str(DAGS_DIR / "dag_daily_etl.py"))
     assert "DBT_TASK_GRAPH must be build or per_model" in "".join(bag.import_errors.values())
+
+
+@pytest.mark.parametrize("graph", ["build", "per_model"])
+def test_daily_etl_generates_dbt_docs_after_the_marts_as_a_leaf(
+    monkeypatch: pytest.MonkeyPatch, graph
+) -> None:
+    """dbt_docs runs once the marts are built, beside check_marts; as a leaf nothing waits for it, and
+    its own error skips it (a skipped leaf leaves the run green)."""
+    from include.cosmos_config import DbtDocsSiteOperator, publish_dbt_docs
+
+    dag = _daily_etl_with(monkeypatch, graph)
+    docs = dag.get_task("dbt_docs")
+    assert isinstance(docs, DbtDocsSiteOperator) and docs.callback is publish_dbt_docs
+    assert not docs.downstream_task_ids
+    # The same dbt tasks as check_marts (which also reads resolve_day's output).
+    assert docs.upstream_task_ids == dag.get_task("check_marts").upstream_task_ids - {"resolve_day"}
+    if graph == "build":
+        assert docs.upstream_task_ids == {"dbt_build"}
+    assert docs.vars == {"day": "{{ ti.xcom_pull(task_ids='resolve_day')['day'] }}"}

@@ -15,13 +15,16 @@ from include.batch.days import partition_name
 
 
 def cleanup(days: list[date]) -> None:
-    """Remove our days from every table and file we wrote (the dims rebuild from what is left next run)."""
+    """Remove our days from every table and file we wrote (the dims rebuild from what is left next run),
+    their great-expectations Data Docs pages included."""
     import shutil
 
     from include.batch.days import parquet_dir
+    from include.docs_sites import docs_root, remove_days
 
     for day in days:
         shutil.rmtree(parquet_dir(config.data_dir(), day), ignore_errors=True)
+    remove_days(docs_root(), days)
     with builder_conn() as conn:
         for day in days:
             conn.execute(f"DROP TABLE IF EXISTS analytics.{partition_name(day)}")

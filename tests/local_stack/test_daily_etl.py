@@ -95,6 +95,40 @@ def test_marts_equal_an_independent_computation(good_day: dict[str, Any], airflo
     assert _slack_texts(good_day["run_id"], "Daily ad metrics"), "summary not in the Slack sink"
 
 
+def _docs(airflow: Any, path: str) -> Any:
+    """GET a docs sites address from Airflow's API server, signed in as the test's admin."""
+    from include.docs_sites import URL_PREFIX
+
+    return airflow.session.get(f"{airflow.base_url}{URL_PREFIX}/{path}", timeout=30)
+
+
+def test_the_runs_dbt_docs_and_data_docs_are_served_by_airflow(
+    good_day: dict[str, Any], airflow: Any, cfg: dict[str, str]
+) -> None:
+    """What a person opens from the UI or from an alert: the dbt docs of the project as of this run
+    (the catalog read from the warehouse) and the day's page of each GX suite."""
+    assert good_day["state"] == "success"
+    assert _states(airflow, good_day["run_id"])["dbt_docs"] == "success"
+    index = _docs(airflow, "dbt/")
+    assert index.status_code == 200 and "<title>dbt Docs</title>" in index.text, index.text[:300]
+    manifest = _docs(airflow, "dbt/manifest.json").json()
+    catalog = _docs(airflow, "dbt/catalog.json").json()
+    assert "model.ad_events.fct_daily_metrics" in manifest["nodes"]
+    columns = catalog["nodes"]["model.ad_events.fct_daily_metrics"]["columns"]
+    assert {"event_day", "impressions", "ctr"} <= set(columns), sorted(columns)
+
+    quality = _docs(airflow, "quality/")
+    assert quality.status_code == 200
+    for task, suite in (("validate", "ad_events_daily"), ("check_marts", "ad_marts_daily")):
+        url = airflow.xcom(DAG_ID, good_day["run_id"], task)["page_url"]
+        where = f"{cfg['AIRFLOW_EXTERNAL_URL']}/docs-sites/gx/validations/{suite}/{GOOD_DAY.isoformat()}/"
+        assert url.startswith(where), url
+        page = airflow.session.get(url, timeout=30)  # on the local stack the UI is reached where it runs
+        assert page.status_code == 200 and suite in page.text and "Succeeded" in page.text
+        listed = [row for row in quality.text.split("<tr>") if url.removeprefix(where) in row]
+        assert len(listed) == 1 and "passed" in listed[0] and GOOD_DAY.isoformat() in listed[0], listed
+
+
 def test_rerun_of_a_day_gives_identical_marts(good_day: dict[str, Any], airflow: Any) -> None:
     assert good_day["state"] == "success"
     before = snapshot(GOOD_DAY)
@@ -227,3 +261,49 @@ def test_a_truncated_gzip_fails_extract_at_once_with_one_line(
     assert f"cannot extract {day}: {path} is a truncated or corrupt gzip" in log, log[-2000:]
     note = airflow.dag_run(DAG_ID, run_id)["note"] or ""
     assert note.startswith("**Failed** in `extract` (try 1): AirflowFailException: cannot extract"), note
+
+
+def test_the_browse_menu_opens_the_docs_inside_airflows_ui(
+    good_day: dict[str, Any], browser: Any, cfg: dict[str, str]
+) -> None:
+    """A person signed in to Airflow picks Browse > Data quality, sees the day's validations, opens
+    one's Data Docs page, then Browse > dbt docs and finds the model; all inside the UI's frame.
+    Screenshots land in data/test-artifacts/screenshots/."""
+    shots = REPO / "data" / "test-artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(cfg["AIRFLOW_URL"] + "/")
+        page.wait_for_url("**/auth/login**")
+        page.get_by_label("Username").fill(cfg["AIRFLOW_ADMIN_USER"])
+        page.get_by_label("Password").fill(cfg["AIRFLOW_ADMIN_PASSWORD"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/auth/login" not in url)
+
+        page.get_by_role("button", name="Browse").click()
+        page.get_by_role("menuitem", name="Data quality").click()
+        page.wait_for_url("**/plugin/data-quality")
+        docs = page.frame_locator("iframe")
+        row = docs.locator("tr", has_text=GOOD_DAY.isoformat()).filter(has_text="ad_marts_daily").first
+        assert "passed" in row.inner_text()
+        page.screenshot(path=str(shots / "docs_sites_data_quality.png"), full_page=True)
+        row.get_by_role("link", name="Data Docs page").click()
+        docs.get_by_text("Succeeded").first.wait_for()
+        docs.get_by_text("ad_marts_daily").first.wait_for()
+        page.screenshot(path=str(shots / "docs_sites_gx_page.png"), full_page=True)
+
+        page.get_by_role("button", name="Browse").click()
+        page.get_by_role("menuitem", name="dbt docs").click()
+        page.wait_for_url("**/plugin/dbt-docs")
+        dbt = page.frame_locator("iframe")
+        dbt.get_by_role("heading", name="ad_events marts").wait_for()  # the project's overview block
+        dbt.get_by_placeholder("Search for models").fill("fct_daily_metrics")
+        dbt.locator(".search-result", has_text="fct_daily_metrics").first.click()
+        dbt.get_by_role("heading", name="fct_daily_metrics").wait_for()
+        # Column types come from the catalog, read from the warehouse by this run's dbt docs generate.
+        dbt.get_by_role("cell", name="impressions", exact=True).first.wait_for()
+        page.screenshot(path=str(shots / "docs_sites_dbt_docs.png"), full_page=True)
+    finally:
+        context.close()
