@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 
 from include import config
+from include.airflow_links import ui_url
 
 URL_PREFIX = "/docs-sites"
 DBT_SITE = "dbt"
@@ -44,13 +45,8 @@ def docs_root(cfg: Mapping[str, str] | None = None) -> Path:
 
 
 def public_url(path: str, cfg: Mapping[str, str] | None = None) -> str:
-    """The address of ``path`` (e.g. ``gx/validations/...html``) as people reach Airflow's UI.
-
-    Same base as every link the pipeline posts to Slack: setting AIRFLOW_EXTERNAL_URL, not the
-    address the stack's own processes use.
-    """
-    base = cfg["AIRFLOW_EXTERNAL_URL"] if cfg is not None else config.get("AIRFLOW_EXTERNAL_URL")
-    return f"{base.rstrip('/')}{URL_PREFIX}/{path.lstrip('/')}"
+    """The address of ``path`` (e.g. ``gx/validations/...html``) as people reach Airflow's UI."""
+    return ui_url(f"{URL_PREFIX}/{path.lstrip('/')}", cfg)
 
 
 def publish_files(files: Iterable[Path], dest: Path) -> Path:

@@ -148,9 +148,10 @@ class DrainReport:
 
 def airflow_ui_url() -> str:
     """The Airflow UI as people reach it (setting AIRFLOW_EXTERNAL_URL)."""
+    from include.airflow_links import ui_url
     from include.dlq import settings
 
-    return settings.resolve()["AIRFLOW_EXTERNAL_URL"].rstrip("/")
+    return ui_url(cfg=settings.resolve())
 
 
 def stored_recently(report: DrainReport, types: Collection[str]) -> set[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
+from include.airflow_links import rebase
 from include.slack_text import escape, link
 
 
@@ -20,21 +21,6 @@ def error_line(exception: BaseException | str | None) -> str:
     return message
 
 
-def external_url(url: str) -> str:
-    """``url``, a link into the Airflow UI, on the UI as people reach it (setting AIRFLOW_EXTERNAL_URL).
-
-    Airflow builds its links from its own base URL (api.base_url), the address its processes use; in
-    Slack they must open where a person's browser reaches the UI. Every UI page is under ``/dags/``.
-    """
-    from include import config
-
-    at = url.find("/dags/")
-    external = config.get("AIRFLOW_EXTERNAL_URL")
-    if at < 0 or not external:
-        return url
-    return external.rstrip("/") + url[at:]
-
-
 def failure_message(context: dict[str, Any]) -> dict[str, Any]:
     """The Slack payload for a failed task: DAG, task, run, try, the error's last line, log link.
 
@@ -45,13 +31,15 @@ def failure_message(context: dict[str, Any]) -> dict[str, Any]:
     raw_title = f"Task failed: {ti.dag_id}.{ti.task_id}"
     dag_id, task_id, run_id = escape(ti.dag_id), escape(ti.task_id), escape(ti.run_id)
     error = escape(error_line(context.get("exception")))
-    raw_log_url = external_url(getattr(ti, "log_url", "") or "")
+    raw_log_url = rebase(getattr(ti, "log_url", "") or "")
     log_url = escape(raw_log_url)
+    # An error with a page of its own (a failed validation's Data Docs) gets a link that opens it:
+    # inside the error's code block Slack would show the address as plain text.
+    page_url = getattr(context.get("exception"), "page_url", None)
     text = (
         f":red_circle: Task failed: {dag_id}.{task_id}\n"
         f"run: {run_id}  try: {ti.try_number}\n"
-        f"error: {error}\n"
-        f"log: {log_url}"
+        f"error: {error}\n" + (f"details: {escape(page_url)}\n" if page_url else "") + f"log: {log_url}"
     )
     fields = [
         {"type": "mrkdwn", "text": f"*DAG*\n{dag_id}"},
@@ -63,8 +51,14 @@ def failure_message(context: dict[str, Any]) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": raw_title[:150]}},
         {"type": "section", "fields": fields},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*\n```{error}```"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": link(raw_log_url, "Open the task log")}},
     ]
+    if page_url:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": link(page_url, "Open the failed checks")}}
+        )
+    blocks.append(
+        {"type": "section", "text": {"type": "mrkdwn", "text": link(raw_log_url, "Open the task log")}}
+    )
     return {"text": text, "blocks": blocks}
 
 

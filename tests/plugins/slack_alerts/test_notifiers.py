@@ -87,3 +87,21 @@ def test_hostile_values_in_a_failure_are_shown_literally():
     # The header is plain text (Slack shows it as written), the log link still a link.
     assert message["blocks"][0]["text"]["type"] == "plain_text"
     assert message["blocks"][-1]["text"]["text"].startswith("<http") and "|Open the task log>" in mrkdwn[-1]
+
+
+def test_a_failed_validation_links_its_data_docs_page_outside_the_code_block():
+    from include.batch.validate import ValidationFailed
+
+    page = "http://af.example/docs-sites/gx/validations/ad_events_daily/2014-10-21/x.html"
+    message = failure_message(
+        _context(ValidationFailed("ad_events_daily", "2014-10-21", ["clicks < 0"], page))
+    )
+    assert f"details: {page}\n" in message["text"]
+    assert message["blocks"][-2]["text"]["text"] == f"<{page}|Open the failed checks>"
+    assert message["blocks"][-1]["text"]["text"].endswith("|Open the task log>")
+
+
+def test_a_plain_error_has_no_details_link():
+    message = failure_message(_context(KeyError("hour")))
+    assert "details:" not in message["text"]
+    assert [b for b in message["blocks"] if "Open the failed checks" in str(b)] == []
