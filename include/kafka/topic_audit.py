@@ -26,16 +26,15 @@ from typing import Any
 
 import fastjsonschema
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from include import config
 from include.kafka.errors import KafkaServiceError
-from include.kafka.metadata import committed_reader, end_offsets
+from include.kafka.metadata import committed_reader
+from include.kafka.topic_reader import TopicReadThrough
 from include.schema_headers import schema_id_of
 
 MAX_PROBLEMS = 20
-IDLE_POLLS = 5
-"""Empty polls in a row after which what is left below the end offsets is commit markers only."""
 
 
 @dataclass
@@ -139,39 +138,14 @@ def audit_topic(
     schemas = _Schemas(registry_url, audit.subject)
     consumer = committed_reader(bootstrap, "topic-audit", **{"auto.offset.reset": "earliest"})
     try:
-        ends = end_offsets(consumer, topic)
-        bar = _progress(progress, topic, sum(ends.values()))
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p, end in ends.items() if end > 0])
-        pending = {p: end for p, end in ends.items() if end > 0}
-        idle = 0
-        while pending and idle < IDLE_POLLS:
-            batch = consumer.consume(5000, timeout=1.0)
-            if not batch:
-                # A transactional topic ends in commit markers, which take offsets but are never
-                # delivered: the consumer's position says whether anything is left to read.
-                positions = consumer.position([TopicPartition(topic, p) for p in pending])
-                pending = {
-                    tp.partition: pending[tp.partition]
-                    for tp in positions
-                    if tp.offset < pending[tp.partition]
-                }
-                idle += 1
-                continue
-            idle = 0
+        reader = TopicReadThrough(consumer, topic)
+        bar = _progress(progress, topic, reader.total)
+        for batch in reader.batches():
             for msg in batch:
-                if msg.error() is not None:
-                    raise KafkaException(msg.error())
-                partition, offset = msg.partition(), msg.offset()
-                if partition not in pending or offset >= pending[partition]:
-                    continue
                 _check(audit, schemas, msg)
-                if offset + 1 >= pending[partition]:
-                    del pending[partition]
             if bar is not None:
                 bar.update(len(batch))
-        if pending:
-            positions = consumer.position([TopicPartition(topic, p) for p in pending])
-            audit.skipped_offsets = sum(pending[tp.partition] - max(tp.offset, 0) for tp in positions)
+        audit.skipped_offsets = reader.unread()
         if bar is not None:
             bar.close()
         return audit

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 import psycopg2
 import pytest
 from airflow_logs_support import task_log
-from confluent_kafka import Consumer, TopicPartition
 from dlq_topics_support import topic_pairs
 
 from include import config
@@ -28,6 +26,8 @@ from include.dlq.drain import DrainOptions, drain
 from include.ingest.avazu_reader import AVAZU_HEADER, COL
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.events import original_payload
+from include.kafka.metadata import committed_reader
+from include.kafka.topic_reader import TopicReadThrough
 
 pytestmark = pytest.mark.integration
 
@@ -43,26 +43,12 @@ def topics(kafka_admin: Any) -> Iterator[Any]:
 
 
 def consume(bootstrap: str, topic: str) -> list[Any]:
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
-    )
+    consumer = committed_reader(bootstrap, "t")
     try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-        consumer.assign([TopicPartition(topic, p, 0) for p, high in ends.items() if high])
-        wanted, out = {p: h for p, h in ends.items() if h}, []
-        deadline = time.monotonic() + 120
-        while wanted and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, timeout=1.0):
-                assert msg.error() is None
-                if not any(k == HEARTBEAT_HEADER for k, _ in msg.headers() or []):
-                    out.append(msg)
-            # Positions, not record offsets: the DLQ retry's transaction markers take offsets too.
-            for tp in consumer.position([TopicPartition(topic, p) for p in list(wanted)]):
-                if tp.offset >= wanted[tp.partition]:
-                    wanted.pop(tp.partition)
-        assert not wanted, f"did not reach the end of {topic}: {wanted}"
-        return out
+        reader = TopicReadThrough(consumer, topic)
+        records = [m for batch in reader.batches(size=1000, deadline_s=120) for m in batch]
+        assert reader.unread() == 0, f"did not reach the end of {topic}: {reader.unread()} offsets left"
+        return [m for m in records if not any(k == HEARTBEAT_HEADER for k, _ in m.headers() or [])]
     finally:
         consumer.close()
 

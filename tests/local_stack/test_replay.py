@@ -37,6 +37,8 @@ from include.ingest.pacing import Pace
 from include.ingest.producer import ReplayOptions, replay
 from include.ingest.redelivery import high_watermarks
 from include.ingest.sender import Sender
+from include.kafka.metadata import committed_reader, end_offsets
+from include.kafka.topic_reader import TopicReadThrough
 from include.schema_headers import schema_id_of
 from include.schema_registry import SchemaRegistryClient, fetch_schema
 
@@ -57,27 +59,15 @@ def consume_all(
 
     End-of-input markers are left out unless ``markers``: then only they are returned.
     """
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
-    )
+    consumer = committed_reader(bootstrap, "t")
     try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in meta.partitions
-        }
-        first = {p: (start or {}).get(p, low) for p, (low, _high) in ends.items()}
-        wanted = {p: high for p, (_low, high) in ends.items() if high > first[p]}
-        consumer.assign([TopicPartition(topic, p, first[p]) for p in wanted])
-        out: dict[int, list[Any]] = {p: [] for p in ends}
-        deadline = time.monotonic() + 120
-        while wanted and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, timeout=1.0):
-                assert msg.error() is None, msg.error()
+        reader = TopicReadThrough(consumer, topic, start)
+        out: dict[int, list[Any]] = {p: [] for p in end_offsets(consumer, topic)}
+        for batch in reader.batches(size=10_000, deadline_s=120):
+            for msg in batch:
                 if is_marker(msg) == markers:
                     out[msg.partition()].append(msg)
-                if msg.offset() + 1 >= wanted.get(msg.partition(), 0):
-                    wanted.pop(msg.partition(), None)
-        assert not wanted, f"did not reach the high watermarks of {topic}: {wanted}"
+        assert reader.unread() == 0, f"did not reach the end of {topic}: {reader.unread()} offsets left"
         return out
     finally:
         consumer.close()

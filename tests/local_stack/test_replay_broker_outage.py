@@ -22,6 +22,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from include import config
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.generator import generate
+from include.kafka.metadata import committed_reader
+from include.kafka.topic_reader import TopicReadThrough
 
 pytestmark = [pytest.mark.integration, pytest.mark.restarts_stack, pytest.mark.slow]
 
@@ -79,27 +81,20 @@ def _wait_for_first_records(bootstrap: str, topic: str, timeout: float = 180) ->
 
 def _count_ids(bootstrap: str, topic: str) -> tuple[int, int]:
     """(records, distinct keys) up to the high watermarks."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
-    )
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    highs = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-    consumer.assign([TopicPartition(topic, p, 0) for p, h in highs.items() if h > 0])
-    remaining = {p for p, h in highs.items() if h > 0}
-    count, keys = 0, set()
-    deadline = time.monotonic() + 300
-    while remaining and time.monotonic() < deadline:
-        for msg in consumer.consume(50_000, timeout=1.0):
-            assert msg.error() is None, msg.error()
-            if msg.offset() + 1 >= highs[msg.partition()]:
-                remaining.discard(msg.partition())
-            if any(name == HEARTBEAT_HEADER for name, _ in msg.headers() or []):
-                continue  # watermark markers are not events
-            count += 1
-            keys.add(msg.key())
-    consumer.close()
-    assert not remaining, f"did not reach the end of partitions {remaining}"
-    return count, len(keys)
+    consumer = committed_reader(bootstrap, "t")
+    try:
+        reader = TopicReadThrough(consumer, topic)
+        count, keys = 0, set()
+        for batch in reader.batches(size=50_000, deadline_s=300):
+            for msg in batch:
+                if any(name == HEARTBEAT_HEADER for name, _ in msg.headers() or []):
+                    continue  # watermark markers are not events
+                count += 1
+                keys.add(msg.key())
+        assert reader.unread() == 0, f"did not reach the end of {topic}: {reader.unread()} offsets left"
+        return count, len(keys)
+    finally:
+        consumer.close()
 
 
 def test_broker_outage_mid_replay_loses_and_duplicates_nothing(bootstrapped, cfg, tmp_path):
