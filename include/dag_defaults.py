@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import Param
 
 from include import config
+from plugins.connections.overlay import use_connections
 from plugins.slack_alerts.notifiers import notify_failure
 
 OWNER = "ad-events-platform"
@@ -26,6 +27,8 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=5),
     "on_failure_callback": notify_failure(),
+    # Endpoints and credentials come from the task's Airflow connections (plugins/connections).
+    "pre_execute": use_connections,
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from include.dag_defaults import APPROVED_TAGS
+from plugins.connections.overlay import use_connections
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
@@ -83,6 +84,12 @@ def test_every_dag_follows_the_rules(dagbag):
                 problems.append(f"{dag.dag_id}.{t.task_id}: no retries")
             if not t.on_failure_callback:
                 problems.append(f"{dag.dag_id}.{t.task_id}: no on_failure_callback")
+            # A mapped task keeps its operator's arguments in partial_kwargs.
+            hook = (
+                t.partial_kwargs.get("pre_execute") if hasattr(t, "partial_kwargs") else t._pre_execute_hook
+            )
+            if hook is not use_connections:
+                problems.append(f"{dag.dag_id}.{t.task_id}: does not take its endpoints from the connections")
     assert not problems, "\n".join(problems)
 
 
