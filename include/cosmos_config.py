@@ -77,6 +77,15 @@ EXECUTION_CONFIG = ExecutionConfig(
     invocation_mode=InvocationMode.SUBPROCESS,
 )
 
+# What a single dbt operator outside a task group takes (the task group gets it from the configs).
+LOCAL_OPERATOR_ARGS: dict[str, Any] = {
+    "project_dir": str(DBT_PROJECT_DIR),
+    "profile_config": PROFILE_CONFIG,
+    "dbt_executable_path": DBT_EXECUTABLE,
+    "invocation_mode": InvocationMode.SUBPROCESS,
+    "install_deps": False,
+}
+
 
 def render_config(select: list[str] | None = None) -> RenderConfig:
     """The render config for a selection of the project (default: every model)."""
@@ -109,15 +118,7 @@ def dbt_tasks(group_id: str, dbt_vars: dict[str, str], default_args: dict[str, A
         )
     if graph != "build":
         raise ValueError(f"DBT_TASK_GRAPH must be build or per_model, not {graph!r}")
-    return DbtBuildLocalOperator(
-        task_id=f"{group_id}_build",
-        project_dir=str(DBT_PROJECT_DIR),
-        profile_config=PROFILE_CONFIG,
-        dbt_executable_path=DBT_EXECUTABLE,
-        invocation_mode=InvocationMode.SUBPROCESS,
-        install_deps=False,
-        vars=dbt_vars,
-    )
+    return DbtBuildLocalOperator(task_id=f"{group_id}_build", vars=dbt_vars, **LOCAL_OPERATOR_ARGS)
 
 
 def publish_dbt_docs(project_dir: str, **_: Any) -> None:
@@ -152,12 +153,5 @@ class DbtDocsSiteOperator(DbtDocsLocalOperator):
 def dbt_docs_task(task_id: str, dbt_vars: dict[str, str]) -> DbtDocsSiteOperator:
     """The DAG task that generates and publishes the dbt docs (see :class:`DbtDocsSiteOperator`)."""
     return DbtDocsSiteOperator(
-        task_id=task_id,
-        project_dir=str(DBT_PROJECT_DIR),
-        profile_config=PROFILE_CONFIG,
-        dbt_executable_path=DBT_EXECUTABLE,
-        invocation_mode=InvocationMode.SUBPROCESS,
-        install_deps=False,
-        vars=dbt_vars,
-        callback=publish_dbt_docs,
+        task_id=task_id, vars=dbt_vars, callback=publish_dbt_docs, **LOCAL_OPERATOR_ARGS
     )
