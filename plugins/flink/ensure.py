@@ -8,7 +8,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from include.flink_jobs.common.state import latest_state
+from include.flink_jobs.common.state import StateUnknown, latest_state
 from include.flink_jobs.common.submit import IncompatibleStateError, JobSpec, submit
 from plugins.flink.hooks import FlinkRestHook
 
@@ -69,12 +69,14 @@ def _ensure_job(job_name: str, spec_callable: str, restore: str, flink_conn_id: 
     spec = load_spec_callable(spec_callable)()
     if spec.name != job_name:
         raise ValueError(f"{spec_callable} describes job {spec.name!r}, expected {job_name!r}")
-    restored_from = (
-        latest_state(job_name) if restore == "latest" else (None if restore == "none" else restore)
-    )
     try:
+        restored_from = (
+            latest_state(job_name, client=hook)
+            if restore == "latest"
+            else (None if restore == "none" else restore)
+        )
         job_id = submit(spec, restore_from=restored_from)
-    except IncompatibleStateError as exc:
+    except (IncompatibleStateError, StateUnknown) as exc:
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(str(exc)) from None  # a retry would hit the same state

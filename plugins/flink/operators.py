@@ -93,7 +93,8 @@ class FlinkResubmitIfDownOperator(_FlinkJobOperator):
         from plugins.slack_alerts.notifiers import post_message
 
         max_age = float(param_or_setting(self.max_checkpoint_age_s, "FLINK_MAX_CHECKPOINT_AGE_S"))
-        health = FlinkRestHook(self.flink_conn_id).health(self.job_name, max_age)
+        hook = FlinkRestHook(self.flink_conn_id)
+        health = hook.health(self.job_name, max_age)
         self.log.info("%s: %s (%s)", self.job_name, health.status, health.detail)
         if health.status == "stale":
             raise RuntimeError(
@@ -102,7 +103,7 @@ class FlinkResubmitIfDownOperator(_FlinkJobOperator):
             )
         if not health.needs_resubmit:
             return {"status": health.status, "action": "none"}
-        if health.status == "missing" and latest_state(self.job_name) is None:
+        if health.status == "missing" and latest_state(self.job_name, client=hook) is None:
             raise AirflowSkipException(f"{self.job_name} was never deployed here: trigger dag_flink_deploy")
         result = ensure_job(self.job_name, self.spec_callable, "latest", self.flink_conn_id)
         if result.submitted:

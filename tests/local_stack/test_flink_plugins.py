@@ -91,7 +91,9 @@ def test_submit_is_idempotent_and_savepoint_resume_is_exactly_once(
         savepoint = local_path(hook.stop_with_savepoint(first.job_id, state_dirs(name)[1]))
         assert savepoint.parent == local_path(state_dirs(name)[1])
         assert (savepoint / "_metadata").exists()
-        assert local_path(latest_state(name)) == savepoint
+        # Found through the REST API (the stopped job's savepoint), as on a remote cluster.
+        assert local_path(hook.newest_state(name)) == savepoint
+        assert local_path(latest_state(name, client=hook)) == savepoint
         assert hook.active_jobs(name) == []
 
         _produce(topic, [(k, 100) for k in ("a", "b")])  # arrives while the job is down

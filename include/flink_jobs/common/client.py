@@ -78,6 +78,12 @@ class FlinkRestClient:
     def checkpoints(self, job_id: str) -> CheckpointInfo:
         return rest.parse_checkpoints(self.get(rest.checkpoints_path(job_id)))
 
+    def newest_state(self, name: str) -> str | None:
+        """The newest completed checkpoint or savepoint of any job called ``name`` the JobManager
+        still knows (running, cancelled, failed or stopped with a savepoint)."""
+        named = [job for job in self.jobs() if job.name == name]
+        return rest.newest_state_path(self.get(rest.checkpoints_path(job.job_id)) for job in named)
+
     def watermark_ms(self, job_id: str) -> int | None:
         """The job's newest event-time watermark over all operators (None before its first event)."""
         return rest.newest_watermark_ms(self.get, job_id)

@@ -81,6 +81,23 @@ def parse_checkpoints(data: dict[str, Any]) -> CheckpointInfo:
     )
 
 
+def newest_state_path(checkpoint_answers: Iterable[dict[str, Any]]) -> str | None:
+    """The newest completed checkpoint or savepoint among answers of ``GET /jobs/<id>/checkpoints``
+    (one per job), by the time its last acknowledgement arrived; None when none has one."""
+    newest: tuple[int, str] | None = None
+    for data in checkpoint_answers:
+        latest = data.get("latest") or {}
+        for kind in ("completed", "savepoint"):
+            entry = latest.get(kind) or {}
+            path, acked = entry.get("external_path"), entry.get("latest_ack_timestamp")
+            # A checkpoint that was not written durably has a placeholder instead of a path.
+            if not path or "/" not in path or acked is None:
+                continue
+            if newest is None or int(acked) > newest[0]:
+                newest = (int(acked), path)
+    return newest[1] if newest else None
+
+
 def newest_watermark_ms(get_json: GetJson, job_id: str) -> int | None:
     """A job's newest event-time watermark over all its operators (None before its first event).
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from include import config
+from include.flink_jobs.common.client import FlinkRestClient, client_from
 
 
 def local_path(uri: str) -> Path:
@@ -30,13 +31,42 @@ def state_dirs(job_name: str, cfg: dict[str, str] | None = None) -> tuple[str, s
     )
 
 
-def latest_state(job_name: str, cfg: dict[str, str] | None = None) -> str | None:
-    """The newest completed checkpoint or savepoint of ``job_name`` (a directory with ``_metadata``).
+class StateUnknown(RuntimeError):
+    """The newest state of a job cannot be found: the JobManager does not know it and its state
+    directories are on a store this process cannot list."""
 
-    Only ``file://`` URIs can be listed here; on object stores the caller passes the path it got
-    from the REST API instead. A state directory without ``_metadata`` is an incomplete one and
-    is ignored.
+
+def latest_state(
+    job_name: str, cfg: dict[str, str] | None = None, client: FlinkRestClient | None = None
+) -> str | None:
+    """The newest completed checkpoint or savepoint of ``job_name``, None when it has none.
+
+    First from the REST API (``client``, default: FLINK_REST_URL): the JobManager knows the
+    checkpoints of every job it ran, on any file system, which is all a remote cluster offers.
+    When it knows none (it was restarted since), the ``file://`` state directories are listed. A
+    state directory on another store (``s3://``...) cannot be listed here: rather than start from
+    scratch silently, :class:`StateUnknown` says to name the state or ``none``.
     """
+    cfg = cfg or config.resolve()
+    found = (client or client_from(cfg)).newest_state(job_name)
+    if found:
+        return found
+    listed = _newest_listed(job_name, cfg)
+    if listed:
+        return listed
+    elsewhere = [uri for uri in state_dirs(job_name, cfg) if urlparse(uri).scheme not in ("", "file")]
+    if elsewhere:
+        raise StateUnknown(
+            f"{job_name}: the Flink cluster knows no checkpoint of it (restarted?) and "
+            f"{' and '.join(elsewhere)} cannot be listed from here. Restore a state by its path "
+            "(restore=<checkpoint or savepoint path>) or start from scratch (restore=none)."
+        )
+    return None
+
+
+def _newest_listed(job_name: str, cfg: dict[str, str]) -> str | None:
+    """The newest state directory (one with ``_metadata``) under the ``file://`` state URIs; a
+    directory without ``_metadata`` is an incomplete one and is ignored."""
     newest: tuple[float, str] | None = None
     for uri in state_dirs(job_name, cfg):
         parsed = urlparse(uri)

@@ -66,3 +66,67 @@ def test_hook_reads_no_watermark_from_an_unreachable_cluster(monkeypatch):
     # Port 9 (discard) on loopback refuses at once: "Flink cannot be asked".
     monkeypatch.setenv("AIRFLOW_CONN_FLINK_REST", '{"conn_type": "http", "host": "http://127.0.0.1:9"}')
     assert FlinkRestHook(timeout=2).running_job_watermark_ms("ad_window_metrics") is None
+
+
+def _checkpoints(completed=None, savepoint=None, restored=None):
+    def entry(value):
+        return None if value is None else {"external_path": value[0], "latest_ack_timestamp": value[1]}
+
+    return {
+        "latest": {"completed": entry(completed), "savepoint": entry(savepoint), "restored": entry(restored)}
+    }
+
+
+def test_the_newest_state_is_the_last_acknowledged_checkpoint_or_savepoint_of_any_job():
+    answers = [
+        _checkpoints(completed=("file:/cp/old/chk-9", 100)),
+        _checkpoints(completed=("file:/cp/now/chk-3", 300), savepoint=("file:/sp/now/savepoint-1", 250)),
+        _checkpoints(
+            savepoint=("s3://bucket/sp/stopped/savepoint-2", 400), restored=("file:/cp/x/chk-1", 900)
+        ),
+    ]
+    assert rest.newest_state_path(answers) == "s3://bucket/sp/stopped/savepoint-2"
+    assert rest.newest_state_path(answers[:2]) == "file:/cp/now/chk-3"
+
+
+def test_no_durable_state_is_none():
+    # What a restore alone, or a checkpoint that was never written durably, looks like.
+    answers = [
+        _checkpoints(restored=("file:/cp/x/chk-1", 900)),
+        _checkpoints(completed=("<checkpoint-not-externally-addressable>", 500)),
+        {"counts": {"completed": 0}},
+    ]
+    assert rest.newest_state_path(answers) is None
+
+
+class _ClusterWithoutHistory:
+    """A JobManager that was restarted: it knows no job of the name (a stand-in for its REST answer)."""
+
+    def newest_state(self, name):
+        return None
+
+
+def test_state_on_an_unlistable_store_is_never_silently_skipped(tmp_path):
+    from include import config
+    from include.flink_jobs.common.state import StateUnknown, latest_state
+
+    cfg = {**config.resolve(), "FLINK_CHECKPOINTS_URI": "s3://bucket/checkpoints"}
+    cfg["FLINK_SAVEPOINTS_URI"] = f"file://{tmp_path}"
+    with pytest.raises(StateUnknown, match=r"s3://bucket/checkpoints/job_x cannot be listed.*restore=none"):
+        latest_state("job_x", cfg, client=_ClusterWithoutHistory())
+
+
+def test_a_restarted_cluster_falls_back_to_listing_local_state(tmp_path):
+    from include import config
+    from include.flink_jobs.common.state import latest_state
+
+    cfg = {
+        **config.resolve(),
+        "FLINK_CHECKPOINTS_URI": f"file://{tmp_path}/cp",
+        "FLINK_SAVEPOINTS_URI": f"file://{tmp_path}/sp",
+    }
+    assert latest_state("job_x", cfg, client=_ClusterWithoutHistory()) is None
+    chk = tmp_path / "cp" / "job_x" / "abc" / "chk-7"
+    chk.mkdir(parents=True)
+    (chk / "_metadata").write_bytes(b"x")
+    assert latest_state("job_x", cfg, client=_ClusterWithoutHistory()) == f"file://{chk}"
