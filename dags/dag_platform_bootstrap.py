@@ -11,6 +11,7 @@ changes nothing and says so.
 | `apply_db_migrations` | versioned SQL in include/db/migrations (schemas realtime, analytics, errors; group roles) |
 | `ensure_db_logins` | one login per component, from the `pipeline_db_*` connections, in its least-privilege group |
 | `report` | what exists now, returned as XCom and logged |
+| `check_submit_pool` | the Airflow pool of one slot that job submissions run in (setting `AIRFLOW_FLINK_SUBMIT_POOL`) exists: without it the deploy would wait forever, so its absence fails here with the command that creates it |
 | `deploy_streaming_job` | triggers `dag_flink_deploy` and waits: the Flink job runs (idempotent) |
 
 Connections (all from the environment, `AIRFLOW_CONN_*`): `kafka_default`, `schema_registry`,
@@ -121,6 +122,27 @@ def dag_platform_bootstrap() -> None:
         print("platform state:", summary)
         return summary
 
+    @task
+    def check_submit_pool() -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include import config
+        from plugins.airflow_api.hooks import AirflowApiHook
+
+        name = config.get("AIRFLOW_FLINK_SUBMIT_POOL")
+        pool = AirflowApiHook().get_conn().pool(name)
+        if pool is None:
+            raise AirflowFailException(
+                f"Airflow pool {name!r} is missing, so the job's deploy would never be scheduled: create "
+                f"it with `airflow pools set {name} 1 'one Flink job submission at a time'` (make up does)"
+            )
+        if pool["slots"] != 1:
+            raise AirflowFailException(
+                f"Airflow pool {name!r} has {pool['slots']} slots: two submissions could run at once and "
+                f"start two copies of the job; set it to one: `airflow pools set {name} 1 '...'`"
+            )
+        return {"pool": name, "slots": pool["slots"]}
+
     migrations = apply_db_migrations()
     state = report(create_kafka_topics(), register_event_schema(), migrations, ensure_db_logins(migrations))
     deploy = TriggerDagRunOperator(
@@ -132,7 +154,7 @@ def dag_platform_bootstrap() -> None:
         allowed_states=["success"],
         failed_states=["failed"],
     )
-    state >> deploy
+    [state, check_submit_pool()] >> deploy
 
 
 dag_platform_bootstrap()

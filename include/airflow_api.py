@@ -56,6 +56,15 @@ class AirflowClient:
                     raise
                 time.sleep(2)
 
+    def pool(self, name: str) -> dict[str, Any] | None:
+        """The pool called ``name`` (its ``slots``...), None when there is none."""
+        try:
+            return self._call("GET", f"/pools/{name}")
+        except AirflowApiError as exc:
+            if " -> 404:" in str(exc):
+                return None
+            raise
+
     def unpause(self, dag_id: str) -> None:
         self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 

@@ -186,6 +186,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "AIRFLOW_FERNET_KEY", "", "Key encrypting Airflow connections in its DB (generated).", secret=True
     ),
+    Setting(
+        "AIRFLOW_FLINK_SUBMIT_POOL",
+        "flink_submit",
+        "Airflow pool of one slot for every task that may submit the streaming job (deploy, health "
+        "repair, savepoint redeploy): one check-then-submit at a time on any number of workers. "
+        "make up creates it; on another Airflow create it: airflow pools set <name> 1 '<description>'.",
+    ),
     Setting("AIRFLOW_PARALLELISM", "4", "Airflow LocalExecutor parallelism (2 cores: keep it small)."),
     # Monitoring
     Setting("PROMETHEUS_PORT", "9090", "Prometheus port."),

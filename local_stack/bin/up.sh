@@ -64,6 +64,8 @@ init_airflow() {
       >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
   log "airflow: migrating the metadata database"
   airflow db migrate >"$LOG_DIR/airflow-db-migrate.log" 2>&1 || die "airflow db migrate failed: see $LOG_DIR/airflow-db-migrate.log"
+  airflow pools set "$AIRFLOW_FLINK_SUBMIT_POOL" 1 "one Flink job submission at a time" \
+    >"$LOG_DIR/airflow-pools.log" 2>&1 || die "creating the Airflow pool failed: see $LOG_DIR/airflow-pools.log"
 }
 
 start() {

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from include.flink_jobs.common.state import StateUnknown, latest_state
@@ -29,36 +27,14 @@ def load_spec_callable(dotted: str) -> Callable[[], JobSpec]:
     return getattr(importlib.import_module(module), attr)
 
 
-@contextlib.contextmanager
-def submission_lock(job_name: str) -> Iterator[None]:
-    """One check-then-submit at a time per job name on this machine.
-
-    The deploy, savepoint and health DAGs may all find the job missing at the same moment (after a
-    restart, say); without the lock each would submit a copy. A file lock covers every Airflow
-    worker of one host (LocalExecutor, the compose stack); a multi-host deployment would use an
-    Airflow pool of one slot for these tasks instead.
-    """
-    from include import config
-
-    path = config.data_dir() / "run" / f"flink-submit-{job_name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_job(
     job_name: str, spec_callable: str, restore: str = "latest", flink_conn_id: str = "flink_rest"
 ) -> EnsureResult:
-    """Returns the active job called ``job_name``, submitting it first when none is active."""
-    with submission_lock(job_name):
-        return _ensure_job(job_name, spec_callable, restore, flink_conn_id)
+    """Returns the active job called ``job_name``, submitting it first when none is active.
 
-
-def _ensure_job(job_name: str, spec_callable: str, restore: str, flink_conn_id: str) -> EnsureResult:
+    Check-then-submit: callers run one at a time, in the pool AIRFLOW_FLINK_SUBMIT_POOL (the
+    operators in plugins/flink/operators.py).
+    """
     hook = FlinkRestHook(flink_conn_id)
     active = hook.active_jobs(job_name)
     if active:

@@ -9,6 +9,15 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 
 
+def _in_submit_pool(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the pool of one slot that serialises submissions (AIRFLOW_FLINK_SUBMIT_POOL):
+    the deploy, health and savepoint DAGs may all find the job missing at once, and each would
+    submit a copy. A pool holds across every worker and host, where a lock file would not."""
+    from include import config
+
+    return {"pool": config.get("AIRFLOW_FLINK_SUBMIT_POOL"), **kwargs}
+
+
 class _FlinkJobOperator(BaseOperator):
     """The job's name and the Flink REST connection, which every operator here needs.
 
@@ -45,7 +54,7 @@ class FlinkSubmitJobOperator(_FlinkJobOperator):
     template_fields: Sequence[str] = (*_FlinkJobOperator.template_fields, "spec_callable", "restore")
 
     def __init__(self, *, spec_callable: str, restore: str = "latest", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**_in_submit_pool(kwargs))
         self.spec_callable = spec_callable
         self.restore = restore
 
@@ -78,7 +87,7 @@ class FlinkResubmitIfDownOperator(_FlinkJobOperator):
     def __init__(
         self, *, spec_callable: str, max_checkpoint_age_s: float | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**_in_submit_pool(kwargs))
         self.spec_callable = spec_callable
         self.max_checkpoint_age_s = max_checkpoint_age_s
 

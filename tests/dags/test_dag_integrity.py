@@ -179,3 +179,21 @@ def test_daily_etl_generates_dbt_docs_after_the_marts_as_a_leaf(
     if graph == "build":
         assert docs.upstream_task_ids == {"dbt_build"}
     assert docs.vars == {"day": "{{ ti.xcom_pull(task_ids='resolve_day')['day'] }}"}
+
+
+def test_every_task_that_may_submit_the_job_runs_in_the_submit_pool(dagbag):
+    from include import config
+    from plugins.flink.operators import FlinkResubmitIfDownOperator, FlinkSubmitJobOperator
+
+    submitting = [
+        (dag.dag_id, t.task_id, t.pool)
+        for dag in dagbag.dags.values()
+        for t in dag.tasks
+        if isinstance(t, FlinkSubmitJobOperator | FlinkResubmitIfDownOperator)
+    ]
+    assert {(d, t) for d, t, _ in submitting} >= {
+        ("dag_flink_deploy", "submit_job"),
+        ("dag_flink_health", "repair_if_down"),
+        ("dag_flink_savepoint", "submit_from_savepoint"),
+    }
+    assert {pool for *_, pool in submitting} == {config.get("AIRFLOW_FLINK_SUBMIT_POOL")}

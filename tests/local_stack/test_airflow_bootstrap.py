@@ -21,6 +21,9 @@ def test_bootstrap_twice_second_run_changes_nothing(bootstrapped, airflow, cfg):
     assert set(report["topics"]) == {cfg["TOPIC_RAW"], cfg["TOPIC_DLQ"], cfg["TOPIC_BACKFILL"]}
     assert report["schema"]["subject"] == cfg["SCHEMA_SUBJECT"]
     assert report["schema"]["dead_letter"]["subject"] == cfg["DLQ_SCHEMA_SUBJECT"]
+    # make up created the pool the job's submissions queue in, with one slot.
+    pool = airflow.xcom(DAG_ID, run_id, "check_submit_pool")
+    assert pool == {"pool": cfg["AIRFLOW_FLINK_SUBMIT_POOL"], "slots": 1}
 
 
 def test_bootstrap_dag_is_documented_in_the_ui(airflow):

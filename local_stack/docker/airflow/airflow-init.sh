@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-shot initialisation run by the compose service airflow-init before the other Airflow
 # services start (as the local stack's init_airflow does): the simple auth manager's password file
-# from AIRFLOW_ADMIN_* and AIRFLOW_PIPELINE_* (the pipeline's own login), then the metadata database migration.
+# from AIRFLOW_ADMIN_* and AIRFLOW_PIPELINE_* (the pipeline's own login), then the metadata database migration and the pool of Flink job submissions.
 set -euo pipefail
 
 python - <<'PY'
@@ -17,4 +17,5 @@ path.chmod(0o600)
 print(f"airflow-init: UI login {os.environ['AIRFLOW_ADMIN_USER']!r} written to {path}")
 PY
 
-exec airflow db migrate
+airflow db migrate
+exec airflow pools set "${AIRFLOW_FLINK_SUBMIT_POOL:-flink_submit}" 1 "one Flink job submission at a time"
