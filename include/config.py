@@ -259,6 +259,12 @@ SETTINGS: tuple[Setting, ...] = (
         "/docs-sites (docs/operations.md): dbt/ (dbt docs generate) and gx/ (great-expectations Data "
         "Docs of every validation; the results they are rendered from are kept in gx_results/).",
     ),
+    Setting(
+        "DOCS_KEEP_VALIDATIONS_PER_DAY",
+        "3",
+        "Data Docs: how many validations of one suite and day are kept (a re-run day keeps its newest).",
+    ),
+    Setting("DOCS_RETENTION_DAYS", "90", "Data Docs: validations older than this (by run time) are deleted."),
     # Realtime job (include/flink_jobs/ad_window_metrics)
     Setting(
         "FLINK_ARCHIVE_URI",

@@ -24,7 +24,7 @@ import json
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from include import config
@@ -128,6 +128,29 @@ def validation_runs(root: Path, limit: int = 200) -> list[ValidationRun]:
             )
         )
     return runs
+
+
+def prune(root: Path, keep_per_day: int, retention_days: float, now: datetime) -> int:
+    """Delete the kept validations nobody will look for; returns how many were deleted.
+
+    Per suite and day, only the ``keep_per_day`` newest runs stay (a day re-run ten times keeps its
+    latest runs, not ten pages), and no run older than ``retention_days`` (by its run time) stays.
+    Results and their pages go together; GX's index page drops them when it is next rebuilt.
+    """
+    by_day: dict[tuple[str, str], list[tuple[str, Path]]] = {}
+    for file, (suite, day, run_time, _batch) in _result_files(root / GX_RESULTS / "validations"):
+        by_day.setdefault((suite, day), []).append((run_time, file))
+    oldest = (now - timedelta(days=retention_days)).strftime("%Y%m%dT%H%M%S")
+    removed = 0
+    for (suite, day), runs in by_day.items():
+        runs.sort(reverse=True)
+        for rank, (run_time, file) in enumerate(runs):
+            if rank < keep_per_day and run_time >= oldest:
+                continue
+            shutil.rmtree(file.parent, ignore_errors=True)
+            shutil.rmtree(root / GX_SITE / "validations" / suite / day / run_time, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def remove_days(root: Path, days: Iterable[date]) -> int:

@@ -95,6 +95,15 @@ def describe_failure(result: Any) -> str:
     return f"{cfg.type}({args}){detail}"
 
 
+def _prune_before(docs_root: Path, now: datetime) -> None:
+    """Makes room for the run about to be kept, before GX rebuilds its index from what remains."""
+    from include import config
+    from include.docs_sites import prune
+
+    keep = max(int(config.get("DOCS_KEEP_VALIDATIONS_PER_DAY")) - 1, 0)
+    prune(docs_root, keep, float(config.get("DOCS_RETENTION_DAYS")), now)
+
+
 def run_suite(
     frame: Any,
     suite_name: str,
@@ -143,6 +152,7 @@ def run_suite(
         )
     )
     run_id = RunIdentifier(run_name=day.isoformat(), run_time=datetime.now(UTC))
+    _prune_before(docs_root, run_id.run_time)
     outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
     ((result_id, result),) = outcome.run_results.items()
     (site,) = context.get_docs_sites_urls(resource_identifier=result_id, site_name=SITE_NAME)

@@ -97,3 +97,40 @@ def test_without_a_docs_root_nothing_is_written(frame, tmp_path: Path, monkeypat
     report = validate_frame(frame, DAY)
     assert report.success and report.page_url is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_day_keeps_only_its_newest_validations_and_the_index_forgets_the_rest(
+    frame, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("DOCS_KEEP_VALIDATIONS_PER_DAY", "2")
+    reports = [validate_frame(frame, DAY, docs_root=tmp_path) for _ in range(3)]
+
+    runs = docs_sites.validation_runs(tmp_path)
+    kept = {
+        f"{config.get('AIRFLOW_EXTERNAL_URL').rstrip('/')}{docs_sites.URL_PREFIX}/gx/{r.page}" for r in runs
+    }
+    assert kept == {reports[1].page_url, reports[2].page_url}
+    assert not _page_file(tmp_path, reports[0].page_url).exists()
+    index = (tmp_path / "gx" / "index.html").read_text()
+    assert runs[0].page in index and runs[1].page in index
+    assert _page_file(tmp_path, reports[0].page_url).relative_to(tmp_path / "gx").as_posix() not in index
+
+
+def test_validations_past_the_retention_are_deleted(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    def keep(suite: str, day: str, run_time: str) -> Path:
+        result = tmp_path / "gx_results" / "validations" / suite / day / run_time / "b.json"
+        result.parent.mkdir(parents=True)
+        result.write_text("{}")
+        page = tmp_path / "gx" / "validations" / suite / day / run_time / "b.html"
+        page.parent.mkdir(parents=True)
+        page.write_text("<html></html>")
+        return page
+
+    old = keep("ad_events_daily", "2014-10-21", "20260801T000000.000000Z")
+    recent = keep("ad_events_daily", "2014-10-22", "20261130T000000.000000Z")
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    assert docs_sites.prune(tmp_path, keep_per_day=3, retention_days=90, now=now) == 1
+    assert not old.exists() and recent.exists()
+    assert [r.day for r in docs_sites.validation_runs(tmp_path)] == ["2014-10-22"]
