@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from include.kafka.client_conf import client_conf
 from include.kafka.errors import BrokerUnreachable, TopicNotFound
 
 
@@ -18,7 +19,7 @@ def topic_partitions(bootstrap: str, topics: list[str], timeout: float = 10.0) -
 
     # log_level 0: an unreachable broker is reported once, by the exception, not by librdkafka's log.
     client = Producer(
-        {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 0}
+        client_conf(bootstrap=bootstrap, extra={"socket.timeout.ms": int(timeout * 1000), "log_level": 0})
     )
     try:
         metadata = client.list_topics(timeout=timeout)
@@ -46,13 +47,15 @@ def committed_reader(bootstrap: str, purpose: str, **conf: Any) -> Any:
     from confluent_kafka import Consumer
 
     return Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{purpose}-{uuid.uuid4().hex[:8]}",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            **conf,
-        }
+        client_conf(
+            bootstrap=bootstrap,
+            extra={
+                "group.id": f"{purpose}-{uuid.uuid4().hex[:8]}",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                **conf,
+            },
+        )
     )
 
 
