@@ -1,5 +1,5 @@
 """Kafka through the local broker's SASL_SSL listener, selected by settings only: the replay, the DLQ
-retry and a Flink job reach it with PLAIN or SCRAM-SHA-256 over TLS (the stack's own CA), a wrong
+retry and the streaming job reach it with PLAIN or SCRAM-SHA-256 over TLS (the stack's own CA), a wrong
 password and a PLAINTEXT client are refused with one line each.
 
 Every test works in fresh ``scratch_*`` topics, deleted at the end with the rows the drain stored.
@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from dlq_topics_support import topic_pairs
+from window_metrics_support import isolated_run, submit_job, wait_for, wait_for_table, wait_running
 
 from include import config
 from include.dlq.backoff import BackoffPolicy
 from include.dlq.drain import DrainOptions, drain
+from include.flink_jobs.ad_window_metrics import oracle
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.events import dead_letter
 from include.kafka.client_conf import client_conf
@@ -205,3 +207,30 @@ def test_the_dlq_retry_drains_through_sasl_ssl(cfg, topics, registered, monkeypa
     assert (report.read, report.republished, report.permanent) == (1, 1, 0)
     republished = [m for m in read_topic(client_conf(sasl), raw) if dict(m.headers() or []).get("dlq-origin")]
     assert [json.loads(m.value())["event_id"] for m in republished] == [event["event_id"]]
+
+
+def test_the_streaming_job_reads_and_dead_letters_through_sasl_ssl(
+    bootstrapped, cfg, kafka_admin, pg_owner, tmp_path, monkeypatch
+):
+    """The real job, its Kafka source and its exactly-once DLQ sink on the SASL_SSL listener (the
+    shaded JAAS login module, the PEM trust store): the sample's windows equal the oracle's, and a
+    record that is not JSON comes back as a committed dead letter."""
+    for name, value in {
+        **sasl_settings(cfg, "SCRAM-SHA-256"),
+        "TOPIC_RAW_EXTRA": "wm_test_*",
+        "TOPIC_DLQ_EXTRA": "wm_test_*",
+    }.items():
+        monkeypatch.setenv(name, value)
+    sasl = config.resolve()
+    expected = oracle.compute_file(SAMPLE)
+    with isolated_run(cfg, kafka_admin, pg_owner, archive_dir=tmp_path / "archive") as run:
+        job_id = submit_job(sasl, run.job_args(redis_url=""))
+        wait_running(sasl, job_id)
+        producer = Producer(client_conf(sasl))
+        producer.produce(run.topic, b"this is not json", partition=0)
+        assert producer.flush(30) == 0
+        result = replay_cli({}, "--topic", run.topic, "--dlq-topic", run.dlq_topic)
+        assert result.returncode == 0, result.stderr
+        wait_for_table(pg_owner, run.table, expected)
+        letters = wait_for(lambda: read_topic(client_conf(sasl), run.dlq_topic), 120, "the dead letter")
+        assert [json.loads(m.value())["raw_payload"] for m in letters] == ["this is not json"]
