@@ -31,6 +31,7 @@ from include.ingest.events import dead_letter
 from include.kafka.client_conf import client_conf
 from include.kafka.errors import AuthenticationFailed, BrokerUnreachable
 from include.kafka.metadata import topic_partitions
+from include.kafka.topics import TopicSpec, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -234,3 +235,22 @@ def test_the_streaming_job_reads_and_dead_letters_through_sasl_ssl(
         wait_for_table(pg_owner, run.table, expected)
         letters = wait_for(lambda: read_topic(client_conf(sasl), run.dlq_topic), 120, "the dead letter")
         assert [json.loads(m.value())["raw_payload"] for m in letters] == ["this is not json"]
+
+
+def test_airflows_kafka_connection_creates_topics_through_sasl_ssl(cfg, kafka_admin, monkeypatch):
+    """kafka_default derived from the SASL settings: the provider's admin hook (what
+    dag_platform_bootstrap creates the topics with) works through the listener."""
+    from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
+
+    monkeypatch.delenv("AIRFLOW_CONN_KAFKA_DEFAULT", raising=False)
+    sasl = resolved(cfg, sasl_settings(cfg, "SCRAM-SHA-256"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KAFKA_DEFAULT", config.airflow_connections(sasl)["AIRFLOW_CONN_KAFKA_DEFAULT"]
+    )
+    name = f"scratch_raw_sasl_test_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = KafkaAdminClientHook(kafka_config_id="kafka_default").get_conn
+        assert ensure_topics(admin, [TopicSpec(name, 2, 1)]) == {name: "created"}
+        assert len(kafka_admin.list_topics(name, timeout=10).topics[name].partitions) == 2
+    finally:
+        kafka_admin.delete_topics([name])
