@@ -149,7 +149,7 @@ def test_a_wrong_password_is_one_line_naming_the_settings(cfg, topics, registere
     assert "invalid" in line.lower()
     assert "KAFKA_SASL_PASSWORD" in line
     assert "not-the-password" not in result.stderr
-    # Nothing was published: the raw topic is still empty (read over the plaintext listener).
+    # Nothing was published: the raw topic is still empty (read with the stack's own settings).
     assert read_topic(client_conf(cfg), raw) == []
 
 
