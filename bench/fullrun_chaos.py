@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from include import config
+from include.kafka.client_conf import client_conf
 
 REPO = Path(__file__).resolve().parent.parent
 RECOVERY_TIMEOUT_S = 900.0
@@ -79,7 +80,7 @@ def _checkpoint_after(cfg: dict[str, str], since_ms: int) -> bool:
 def _broker_answers(cfg: dict[str, str]) -> bool:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "log_level": 0})
+    admin = AdminClient(client_conf(cfg, extra={"log_level": 0}))
     return cfg["TOPIC_RAW"] in admin.list_topics(timeout=5).topics
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from include import config
 from include.ingest.end_of_input import HEARTBEAT_HEADER
+from include.kafka.client_conf import client_conf
 
 ETL_DAG = "dag_daily_etl"
 
@@ -71,7 +72,7 @@ def preflight(cfg: dict[str, str]) -> None:
             raise UserError(explain(exc, cfg)) from None
         raise _stack_down("PostgreSQL", exc) from None
     try:
-        admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "socket.timeout.ms": 5000})
+        admin = AdminClient(client_conf(cfg, extra={"socket.timeout.ms": 5000}))
         topics = admin.list_topics(timeout=10).topics
     except Exception as exc:
         raise _stack_down("Kafka", exc) from None
@@ -151,14 +152,16 @@ def _consumer(cfg: dict[str, str]) -> Any:
     from confluent_kafka import Consumer
 
     return Consumer(
-        {
-            "bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"],
-            "group.id": f"fullrun-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-            "fetch.max.bytes": 64 << 20,
-            "max.partition.fetch.bytes": 16 << 20,
-        }
+        client_conf(
+            cfg,
+            extra={
+                "group.id": f"fullrun-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+                "fetch.max.bytes": 64 << 20,
+                "max.partition.fetch.bytes": 16 << 20,
+            },
+        )
     )
 
 

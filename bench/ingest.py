@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from include import config
+from include.kafka.client_conf import client_conf
 
 PRODUCER_FLAGS = (
     "enable.idempotence",
@@ -63,7 +64,7 @@ class _Topics:
     def __init__(self, bootstrap: str) -> None:
         from confluent_kafka.admin import AdminClient
 
-        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        self.admin = AdminClient(client_conf(bootstrap=bootstrap))
         self.created: list[str] = []
 
     def new(self, label: str, partitions: int = 3) -> str:
@@ -128,7 +129,7 @@ def naive_produce(
 
     model = load_price_model()
     validator = jsonschema.Draft7Validator(schema)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(client_conf(bootstrap=bootstrap, extra={"enable.idempotence": True, "acks": "all"}))
     delivered = 0
 
     def on_delivery(err: Any, msg: Any) -> None:

@@ -50,6 +50,7 @@ from include.flink_jobs.common.submit import JobSpec, submit
 from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS, send_markers
 from include.ingest.generator import generate
 from include.ingest.producer import ReplayOptions, replay
+from include.kafka.client_conf import client_conf
 
 START_HOUR = "14102300"
 
@@ -79,7 +80,7 @@ class _Private:
         self.token = uuid.uuid4().hex[:8]
         self.name = f"rt_bench_{self.token}"
         self.topic, self.dlq, self.table = self.name, f"{self.name}_dlq", f"realtime.{self.name}"
-        self.admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
+        self.admin = AdminClient(client_conf(cfg))
         for future in self.admin.create_topics(
             [NewTopic(self.topic, 3, 1), NewTopic(self.dlq, 1, 1)]
         ).values():
@@ -195,8 +196,8 @@ def _latencies(run: _Private, template: dict[str, Any], after_ms: int, windows: 
     """Milliseconds from the marker that closes a 1-minute window to its row in PostgreSQL."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": run.cfg["KAFKA_BOOTSTRAP_SERVERS"], "linger.ms": 5})
-    kafka_conf = {"bootstrap.servers": run.cfg["KAFKA_BOOTSTRAP_SERVERS"]}
+    producer = Producer(client_conf(run.cfg, extra={"linger.ms": 5}))
+    kafka_conf = client_conf(run.cfg)
     minute0 = after_ms - after_ms % 60_000 + 60_000
     out: list[float] = []
     for i in range(windows):

@@ -29,6 +29,9 @@ class Setting:
     default: str
     help: str
     secret: bool = False
+    # A secret with no default is generated into .env by make up, unless it is a credential that
+    # only the user can know (a remote cluster's password).
+    generated: bool = True
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -81,6 +84,56 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KAFKA_CONTROLLER_PORT", "9095", "Local broker's KRaft controller port."),
     Setting("KAFKA_JMX_EXPORTER_PORT", "9404", "Prometheus JMX exporter attached to the local broker."),
     Setting("KAFKA_HEAP", "768m", "Heap of the local broker."),
+    # Kafka client security: every Kafka client of the pipeline (producer, DLQ retry and alert,
+    # backfill, topic tools, the Flink job's Kafka tables, Airflow's kafka_default connection) is
+    # configured from these, through include/kafka/client_conf.py.
+    Setting(
+        "KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT",
+        "How the clients talk to KAFKA_BOOTSTRAP_SERVERS: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    ),
+    Setting(
+        "KAFKA_SASL_MECHANISM",
+        "PLAIN",
+        "SASL mechanism (SASL_* protocols only): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+    ),
+    Setting("KAFKA_SASL_USERNAME", "", "SASL user of the clients (SASL_* protocols only)."),
+    Setting(
+        "KAFKA_SASL_PASSWORD",
+        "",
+        "Password of KAFKA_SASL_USERNAME (SASL_* protocols only).",
+        secret=True,
+        generated=False,
+    ),
+    Setting(
+        "KAFKA_SSL_CA_LOCATION",
+        "",
+        "PEM file of the CA(s) that signed the brokers' certificates (SSL and SASL_SSL); empty = the "
+        "system's CAs. The local stack's CA: {DATA_DIR}/tls/kafka/ca.crt.",
+    ),
+    Setting(
+        "KAFKA_SASL_SSL_PORT",
+        "9096",
+        "Local broker's second listener, SASL_SSL (PLAIN and SCRAM-SHA-256, certificate from the local "
+        "CA); the PLAINTEXT listener on KAFKA_PORT stays the default.",
+    ),
+    Setting(
+        "KAFKA_LOCAL_SASL_USERNAME",
+        "adevents",
+        "User the local broker's SASL_SSL listener knows (PLAIN and SCRAM-SHA-256).",
+    ),
+    Setting(
+        "KAFKA_LOCAL_SASL_PASSWORD",
+        "",
+        "Password of KAFKA_LOCAL_SASL_USERNAME on the local broker (generated into .env).",
+        secret=True,
+    ),
+    Setting(
+        "KAFKA_LOCAL_TLS_KEY_PASSWORD",
+        "",
+        "Password encrypting the local broker's TLS private key under DATA_DIR/tls/kafka (generated).",
+        secret=True,
+    ),
     Setting("KAFKA_REPLICATION_FACTOR", "1", "Replication factor of the pipeline's topics."),
     Setting("TOPIC_RAW", "ad_events_raw", "Topic of validated raw events."),
     Setting("TOPIC_RAW_PARTITIONS", "3", "Partitions of the raw topic."),
@@ -107,6 +160,18 @@ SETTINGS: tuple[Setting, ...] = (
     # Schema registry
     Setting(
         "SCHEMA_REGISTRY_URL", "http://127.0.0.1:8085/apis/ccompat/v7", "Confluent-compatible registry API."
+    ),
+    Setting(
+        "SCHEMA_REGISTRY_USERNAME",
+        "",
+        "HTTP basic-auth user of the registry clients; empty = no auth (the local registry needs none).",
+    ),
+    Setting(
+        "SCHEMA_REGISTRY_PASSWORD",
+        "",
+        "Password of SCHEMA_REGISTRY_USERNAME.",
+        secret=True,
+        generated=False,
     ),
     Setting("SCHEMA_REGISTRY_PORT", "8085", "Local Apicurio registry port."),
     Setting(
@@ -479,6 +544,47 @@ def derived_settings(cfg: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def kafka_security_params(cfg: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The librdkafka security keys of every Kafka client (from KAFKA_SECURITY_PROTOCOL and the
+    KAFKA_SASL_* and KAFKA_SSL_* settings): nothing for PLAINTEXT, so a default setup sends the same
+    configuration as before. include/kafka/client_conf.py and Airflow's kafka_default derive from it.
+
+    Raises ValueError (one line naming the setting) for a protocol or mechanism Kafka does not know,
+    or a SASL protocol without a user.
+    """
+    cfg = cfg if cfg is not None else resolve()
+    protocol = cfg["KAFKA_SECURITY_PROTOCOL"].upper()
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise ValueError(
+            f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_SECURITY_PROTOCOLS)}, "
+            f"not {cfg['KAFKA_SECURITY_PROTOCOL']!r}"
+        )
+    if protocol == "PLAINTEXT":
+        return {}
+    params = {"security.protocol": protocol}
+    if protocol.startswith("SASL_"):
+        mechanism = cfg["KAFKA_SASL_MECHANISM"].upper()
+        if mechanism not in KAFKA_SASL_MECHANISMS:
+            raise ValueError(
+                f"KAFKA_SASL_MECHANISM must be one of {', '.join(KAFKA_SASL_MECHANISMS)}, "
+                f"not {cfg['KAFKA_SASL_MECHANISM']!r}"
+            )
+        if not cfg["KAFKA_SASL_USERNAME"]:
+            raise ValueError(f"KAFKA_SASL_USERNAME is empty, but KAFKA_SECURITY_PROTOCOL is {protocol}")
+        params |= {
+            "sasl.mechanism": mechanism,
+            "sasl.username": cfg["KAFKA_SASL_USERNAME"],
+            "sasl.password": cfg["KAFKA_SASL_PASSWORD"],
+        }
+    if protocol.endswith("SSL") and cfg["KAFKA_SSL_CA_LOCATION"]:
+        params["ssl.ca.location"] = cfg["KAFKA_SSL_CA_LOCATION"]
+    return params
+
+
 def redis_url(cfg: Mapping[str, str] | None = None) -> str:
     """``redis://`` URL of the pipeline's Redis, with REDIS_PASSWORD when one is set."""
     cfg = cfg if cfg is not None else resolve()
@@ -503,9 +609,22 @@ def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:
         "PIPELINE_DB_DBT": pg("PG_DBT"),
         "PIPELINE_DB_DASHBOARD": pg("PG_DASHBOARD"),
         "KAFKA_DEFAULT": json.dumps(
-            {"conn_type": "kafka", "extra": {"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]}}
+            {
+                "conn_type": "kafka",
+                "extra": {"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], **kafka_security_params(cfg)},
+            }
         ),
-        "SCHEMA_REGISTRY": json.dumps({"conn_type": "http", "host": cfg["SCHEMA_REGISTRY_URL"]}),
+        "SCHEMA_REGISTRY": json.dumps(
+            {
+                "conn_type": "http",
+                "host": cfg["SCHEMA_REGISTRY_URL"],
+                **(
+                    {"login": cfg["SCHEMA_REGISTRY_USERNAME"], "password": cfg["SCHEMA_REGISTRY_PASSWORD"]}
+                    if cfg["SCHEMA_REGISTRY_USERNAME"]
+                    else {}
+                ),
+            }
+        ),
         "FLINK_REST": json.dumps({"conn_type": "http", "host": cfg["FLINK_REST_URL"]}),
         "AIRFLOW_API": json.dumps(
             {
@@ -554,16 +673,20 @@ def generate_missing_secrets(env_file: Path) -> list[str]:
         setting = _BY_NAME.get(name.strip())
         if sep and setting:
             present.add(setting.name)
-        if sep and setting and setting.secret and not value.strip() and not setting.default:
+        if sep and setting and _generated(setting) and not value.strip():
             lines[i] = f"{name.strip()}={_new_secret(setting.name)}"
             filled.append(setting.name)
     # A secret added to SETTINGS after this .env was made: appended, so an upgrade gets it too.
     for setting in SETTINGS:
-        if setting.secret and not setting.default and setting.name not in present:
+        if _generated(setting) and setting.name not in present:
             lines += [f"# {setting.help}", f"{setting.name}={_new_secret(setting.name)}"]
             filled.append(setting.name)
     write_private(env_file, "\n".join(lines) + "\n")
     return filled
+
+
+def _generated(setting: Setting) -> bool:
+    return setting.secret and setting.generated and not setting.default
 
 
 def insecure_settings(cfg: Mapping[str, str]) -> list[str]:

@@ -32,6 +32,8 @@ from confluent_kafka import schema_registry as confluent
 from confluent_kafka.schema_registry.common._httpx_compat import httpx
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from include import config
+
 EVENT_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "ad_event.schema.json"
 DEAD_LETTER_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "dead_letter.schema.json"
 _T = TypeVar("_T")
@@ -59,11 +61,25 @@ class SubjectSchema:
     schema: str
 
 
+def registry_conf(
+    url: str, timeout: float = 10.0, auth: tuple[str, str] | None = None, cfg: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """confluent-kafka's registry client configuration: ``url``, ``timeout`` and HTTP basic auth,
+    ``auth`` (user, password) or else SCHEMA_REGISTRY_USERNAME/PASSWORD (none when the user is empty)."""
+    if auth is None:
+        cfg = cfg if cfg is not None else config.resolve()
+        auth = (cfg["SCHEMA_REGISTRY_USERNAME"], cfg["SCHEMA_REGISTRY_PASSWORD"])
+    conf: dict[str, Any] = {"url": url, "timeout": timeout}
+    if auth[0]:
+        conf["basic.auth.user.info"] = f"{auth[0]}:{auth[1]}"
+    return conf
+
+
 class SchemaRegistryClient(confluent.SchemaRegistryClient):
     """confluent-kafka's client for the API root ``url``, e.g. ``http://127.0.0.1:8085/apis/ccompat/v7``."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        super().__init__({"url": url, "timeout": timeout})
+    def __init__(self, url: str, timeout: float = 10.0, auth: tuple[str, str] | None = None) -> None:
+        super().__init__(registry_conf(url, timeout, auth))
 
     def latest(self, subject: str) -> SubjectSchema | None:
         found = _none_if_absent(lambda: self.get_latest_version(subject))

@@ -71,7 +71,9 @@ def check_redis(cfg: dict[str, str]) -> Health:
 def check_kafka(cfg: dict[str, str]) -> Health:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "socket.timeout.ms": 3000})
+    from include.kafka.client_conf import client_conf
+
+    admin = AdminClient(client_conf(cfg, extra={"socket.timeout.ms": 3000}))
     meta = admin.list_topics(timeout=5)
     user_topics = [t for t in meta.topics if not t.startswith("__")]
     return Health(bool(meta.brokers), f"{len(meta.brokers)} broker(s), {len(user_topics)} topic(s)")

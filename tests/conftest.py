@@ -77,7 +77,9 @@ def pg_owner(cfg: dict[str, str]) -> Iterator[Any]:
 def kafka_admin(cfg: dict[str, str]) -> Any:
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
+    from include.kafka.client_conf import client_conf
+
+    return AdminClient(client_conf(cfg))
 
 
 @pytest.fixture(scope="session")

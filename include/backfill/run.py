@@ -28,6 +28,7 @@ from typing import Any
 from include import archive, config
 from include.backfill import swap
 from include.ingest.event_time import HOUR_MS, hour_start_ms
+from include.kafka.client_conf import client_conf
 
 log = logging.getLogger(__name__)
 
@@ -222,9 +223,7 @@ def run_backfill(
                 import shutil
 
                 shutil.rmtree(leftover, ignore_errors=True)
-        ensure_topics(
-            AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]}), [backfill_topic(cfg, topic)]
-        )
+        ensure_topics(AdminClient(client_conf(cfg)), [backfill_topic(cfg, topic)])
         start = end_offsets(cfg, topic)
         options = ReplayOptions(
             file=Path(request.file),

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from include.kafka.client_conf import client_conf
 from include.slack_text import escape, link
 
 LEVELS = ("ok", "warn", "alert")
@@ -130,13 +131,15 @@ def dlq_rate(
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     since_ms = now_ms - int(window_s * 1000)
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"dlq-alert-{uuid.uuid4().hex[:8]}",  # never commits: reads only
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
+        client_conf(
+            bootstrap=bootstrap,
+            extra={
+                "group.id": f"dlq-alert-{uuid.uuid4().hex[:8]}",  # never commits: reads only
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            },
+        )
     )
     try:
         raw, _ = _window_counts(consumer, raw_topic, since_ms)

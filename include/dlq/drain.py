@@ -65,6 +65,7 @@ from include.dlq.report import DrainReport
 from include.dlq.retry_topics import Origin, topic_levels
 from include.dlq.rows import INSERT_HISTORY, INSERT_PERMANENT, HistoryRow, PermanentRow
 from include.ingest.duplicates import DUPLICATE
+from include.kafka.client_conf import client_conf
 
 log = logging.getLogger(__name__)
 
@@ -175,30 +176,34 @@ class Drainer:
             if level > 0
         ]
         if specs:
-            ensure_topics(AdminClient({"bootstrap.servers": self.bootstrap}), specs)
+            ensure_topics(AdminClient(client_conf(bootstrap=self.bootstrap)), specs)
         self.producer = Producer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "transactional.id": f"{self.group_id}.{self.dlq_topic}",
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 20,
-                "compression.type": "lz4",
-                "transaction.timeout.ms": 120_000,
-            }
+            client_conf(
+                bootstrap=self.bootstrap,
+                extra={
+                    "transactional.id": f"{self.group_id}.{self.dlq_topic}",
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 20,
+                    "compression.type": "lz4",
+                    "transaction.timeout.ms": 120_000,
+                },
+            )
         )
         # Fences a killed earlier run with the same transactional.id and aborts its open transaction.
         self.producer.init_transactions(60)
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": self.group_id,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-                "client.id": f"dlq-retry-{self.report.run_id}",
-            }
+            client_conf(
+                bootstrap=self.bootstrap,
+                extra={
+                    "group.id": self.group_id,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "isolation.level": "read_committed",
+                    "enable.partition.eof": True,
+                    "client.id": f"dlq-retry-{self.report.run_id}",
+                },
+            )
         )
 
     def _assign(self) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from include.kafka.client_conf import client_conf
+
 # Delivery errors after which a row may or may not be in the topic; anything else (record too large,
 # no authorisation, ...) is a plain failure that sending again would not fix.
 RECHECK_ERRORS = frozenset({"_MSG_TIMED_OUT", "_TIMED_OUT", "_PURGE_QUEUE", "_PURGE_INFLIGHT", "_TRANSPORT"})
@@ -102,10 +104,12 @@ def keys_in_topic(
 
 
 def _consumer_conf(bootstrap: str) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": f"avazu-replay-recheck-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-        "enable.partition.eof": False,
-        "log_level": 0,
-    }
+    return client_conf(
+        bootstrap=bootstrap,
+        extra={
+            "group.id": f"avazu-replay-recheck-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "log_level": 0,
+        },
+    )

@@ -41,6 +41,7 @@ from include.ingest.replay_errors import InputError, ServiceError
 from include.ingest.replay_input import check_input, first_batch
 from include.ingest.replay_options import ReplayOptions, new_replay_id
 from include.ingest.sender_pool import STATS_INTERVAL_S, InProcessSender, SenderPool, default_workers
+from include.kafka.client_conf import client_conf
 from include.kafka.errors import KafkaServiceError
 from include.kafka.metadata import topic_partitions
 from include.schema_headers import schema_headers
@@ -150,12 +151,14 @@ class _Run:
         partitions = services.partitions
         model = load_price_model(options.price_model_path)
         self.workers = 1 if options.pace.paced else (options.workers or default_workers(partitions))
-        self.kafka_conf = {
-            "bootstrap.servers": target.bootstrap,
-            "client.id": f"avazu-replay-{target.replay_id}",
-            **PRODUCER_DEFAULTS,
-            **options.kafka_overrides,
-        }
+        self.kafka_conf = client_conf(
+            bootstrap=target.bootstrap,
+            extra={
+                "client.id": f"avazu-replay-{target.replay_id}",
+                **PRODUCER_DEFAULTS,
+                **options.kafka_overrides,
+            },
+        )
         flush_timeout_s = float(self.kafka_conf["message.timeout.ms"]) / 1000 + 30
         log.info(
             "replay %s: %s hours %s..%s -> %s (%d partitions, schema id %d), DLQ %s, pace %s, %d sender(s)",

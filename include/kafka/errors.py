@@ -11,5 +11,9 @@ class BrokerUnreachable(KafkaServiceError):
     """No broker answered the metadata request in time."""
 
 
+class AuthenticationFailed(BrokerUnreachable):
+    """The broker answered, but refused the client's SASL credentials or its TLS handshake."""
+
+
 class TopicNotFound(KafkaServiceError):
     """The broker answered, but a topic the caller needs does not exist."""

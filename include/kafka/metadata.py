@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.kafka.errors import BrokerUnreachable, TopicNotFound
+from include import config
+from include.kafka.client_conf import client_conf
+from include.kafka.errors import AuthenticationFailed, BrokerUnreachable, TopicNotFound
 
 
 def topic_partitions(bootstrap: str, topics: list[str], timeout: float = 10.0) -> dict[str, int]:
     """Partition count of each topic.
 
-    Raises :class:`BrokerUnreachable` or :class:`TopicNotFound`. The metadata client is destroyed
+    Raises :class:`BrokerUnreachable` (:class:`AuthenticationFailed` when the broker refused the
+    credentials or the TLS handshake) or :class:`TopicNotFound`. The metadata client is destroyed
     before returning: callers fork sender processes afterwards, and a child must not inherit a live
     librdkafka instance.
     """
     from confluent_kafka import KafkaException, Producer
 
     # log_level 0: an unreachable broker is reported once, by the exception, not by librdkafka's log.
-    client = Producer(
-        {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 0}
-    )
+    # The reason a secured broker gave (bad credentials, an untrusted certificate) only reaches the
+    # error callback: the metadata request itself just fails with "transport failure".
+    errors: list[Any] = []
+    conf = {"socket.timeout.ms": int(timeout * 1000), "log_level": 0, "error_cb": errors.append}
+    client = Producer(client_conf(bootstrap=bootstrap, extra=conf))
     try:
         metadata = client.list_topics(timeout=timeout)
     except KafkaException as exc:
-        reason = exc.args[0].str() if exc.args else exc
-        raise BrokerUnreachable(f"Kafka unreachable at {bootstrap} ({reason}); is the broker up?") from None
+        client.poll(0)  # serves the error callbacks queued meanwhile
+        raise _unreachable(bootstrap, exc, errors) from None
     finally:
         del client
     counts: dict[str, int] = {}
@@ -38,6 +43,25 @@ def topic_partitions(bootstrap: str, topics: list[str], timeout: float = 10.0) -
     return counts
 
 
+def _unreachable(bootstrap: str, exc: Exception, errors: list[Any]) -> BrokerUnreachable:
+    from confluent_kafka import KafkaError
+
+    protocol = config.kafka_security_params().get("security.protocol", "PLAINTEXT")
+    refused = [e for e in errors if e.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL)]
+    if refused:
+        # librdkafka's text starts with the broker's name; what follows it is the reason.
+        reason = refused[0].str().split(": ", 1)[-1]
+        return AuthenticationFailed(
+            f"Kafka at {bootstrap} refused the connection ({reason}): check KAFKA_SASL_USERNAME, "
+            f"KAFKA_SASL_PASSWORD, KAFKA_SASL_MECHANISM and KAFKA_SSL_CA_LOCATION"
+        )
+    reason = exc.args[0].str() if exc.args else exc
+    return BrokerUnreachable(
+        f"Kafka unreachable at {bootstrap} over {protocol} ({reason}); is the broker up, and does this "
+        f"listener speak {protocol} (KAFKA_SECURITY_PROTOCOL)?"
+    )
+
+
 def committed_reader(bootstrap: str, purpose: str, **conf: Any) -> Any:
     """A consumer of committed records only, in a fresh group named after ``purpose``, that never
     commits offsets: for reading a topic through (an audit, its end offsets), not for consuming it."""
@@ -46,13 +70,15 @@ def committed_reader(bootstrap: str, purpose: str, **conf: Any) -> Any:
     from confluent_kafka import Consumer
 
     return Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{purpose}-{uuid.uuid4().hex[:8]}",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            **conf,
-        }
+        client_conf(
+            bootstrap=bootstrap,
+            extra={
+                "group.id": f"{purpose}-{uuid.uuid4().hex[:8]}",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                **conf,
+            },
+        )
     )
 
 

@@ -7,7 +7,8 @@
 # Private keys are 0600: the CA's owned by whoever runs make up, the server's by the user PostgreSQL
 # runs as (PostgreSQL refuses a key others may read). Idempotent; prints "renewed" when the server
 # certificate was (re)made, so up.sh reloads a running server.
-# Usage: postgres_tls.sh DIR PG_RUN_USER HOST...
+# Usage: postgres_tls.sh DIR PG_RUN_USER HOST...   (kafka_tls.sh reuses it with its own DIR and
+# TLS_CA_NAME, the CA's common name)
 set -euo pipefail
 dir=$1 run_user=$2; shift 2
 days_ca=3650 days_server=825
@@ -15,7 +16,7 @@ days_ca=3650 days_server=825
 install -d -m 0755 "$dir"
 umask 077
 if [[ ! -s $dir/ca.key || ! -s $dir/ca.crt ]]; then
-  openssl req -x509 -new -newkey rsa:3072 -nodes -sha256 -days "$days_ca" -subj "/CN=adevents local PostgreSQL CA" \
+  openssl req -x509 -new -newkey rsa:3072 -nodes -sha256 -days "$days_ca" -subj "/CN=${TLS_CA_NAME:-adevents local PostgreSQL CA}" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
   chmod 0644 "$dir/ca.crt"

@@ -39,6 +39,17 @@ init_postgres_tls() {
   fi
 }
 
+# The certificate of the broker's SASL_SSL listener; Kafka reads it at start, so a renewed one restarts it.
+init_kafka_tls() {
+  local renewed
+  renewed=$("$STACK/bin/kafka_tls.sh" "$DATA_DIR/tls/kafka" "$BIND_HOST") ||
+    die "could not generate the Kafka TLS certificate under $DATA_DIR/tls/kafka (needs openssl)"
+  if [[ -n $renewed ]]; then
+    log "kafka: TLS certificate (re)generated in $DATA_DIR/tls/kafka"
+    if supervisor_running; then supervisorctl_ restart kafka >/dev/null 2>&1 || true; fi
+  fi
+}
+
 init_kafka() {
   [[ -f $DATA_DIR/kafka/meta.properties ]] && return
   log "kafka: formatting KRaft storage in $DATA_DIR/kafka"
@@ -88,6 +99,7 @@ restart_if_config_changed() {
 
 init_postgres
 init_postgres_tls
+init_kafka_tls
 init_kafka
 if ! supervisor_running; then
   log "supervisord: starting (config $RUN_DIR/conf/supervisord.conf)"
@@ -112,6 +124,8 @@ start kafka schema-registry flink-jobmanager flink-taskmanager postgres-exporter
 init_airflow
 start airflow:*
 "${HEALTH[@]}" --wait kafka schema-registry flink --timeout 180
+"$REPO/.venvs/airflow/bin/python" "$STACK/bin/kafka_scram_user.py" ||
+  die "kafka: the SASL_SSL listener's SCRAM user could not be created (see above)"
 start pushgateway pipeline-exporter prometheus alertmanager
 "${HEALTH[@]}" --wait kafka-jmx-exporter postgres-exporter redis-exporter pipeline-exporter pushgateway prometheus alertmanager slack-sink airflow --timeout 180
 # The dashboards read PostgreSQL, Redis and Prometheus: started once those are healthy.

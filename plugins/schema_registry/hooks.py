@@ -16,6 +16,8 @@ class SchemaRegistryHook(BaseHook):
     - The connection's host is the API root, either a full URL
       (``http://127.0.0.1:8085/apis/ccompat/v7``) or a host with ``schema``/``port``; the extra
       ``{"path": "/apis/ccompat/v7"}`` adds a path to the latter.
+    - Its login and password, when a login is set, are the registry's HTTP basic auth; without a
+      login the client uses SCHEMA_REGISTRY_USERNAME/PASSWORD (none by default).
 
     :param schema_registry_conn_id: connection id. Default: ``schema_registry``.
     """
@@ -46,8 +48,13 @@ class SchemaRegistryHook(BaseHook):
         return self.client
 
     @cached_property
+    def auth(self) -> tuple[str, str] | None:
+        conn = self.get_connection(self.schema_registry_conn_id)
+        return (conn.login, conn.password or "") if conn.login else None
+
+    @cached_property
     def client(self) -> SchemaRegistryClient:
-        return SchemaRegistryClient(self.base_url)
+        return SchemaRegistryClient(self.base_url, auth=self.auth)
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -58,4 +65,4 @@ class SchemaRegistryHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {"hidden_fields": ["login", "password"], "relabeling": {"host": "Registry API URL"}}
+        return {"relabeling": {"host": "Registry API URL", "login": "Basic auth user (optional)"}}

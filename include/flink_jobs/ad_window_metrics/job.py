@@ -86,6 +86,7 @@ from include.flink_jobs.ad_window_metrics import sql  # noqa: E402
 from include.flink_jobs.ad_window_metrics.spec import jdbc_url  # noqa: E402
 from include.flink_jobs.common.state import state_dirs  # noqa: E402
 from include.ingest.end_of_input import JOB_WATERMARK_DELAY_MS  # noqa: E402
+from include.kafka.client_conf import java_client_properties, secrets_of  # noqa: E402
 
 SCHEMA_PATH = REPO / "include" / "schemas" / "ad_event.schema.json"
 FORMAT_SOURCES = HERE / "java"
@@ -155,6 +156,13 @@ def jdbc_credentials(cfg: dict[str, str]) -> tuple[str, str]:
     return user, password
 
 
+def masked(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret replaced by ***: the statements carry passwords, their printout must not."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 def format_jar(cfg: dict[str, str], out_dir: Path | None = None) -> Path:
     """The jar of the job's ``adevents-json`` format (``java/``), built once per source version.
 
@@ -194,6 +202,7 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
     """``(DDL and views, INSERTs)`` of the job: everything it does, as SQL text."""
     properties = sql.schema_properties(json.loads(SCHEMA_PATH.read_text()))
     user, password = jdbc_credentials(cfg)
+    kafka_client = java_client_properties(cfg)
     backfill = args.backfill_id is not None
     ddl = [
         sql.events_source_ddl(
@@ -206,6 +215,7 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
             idle_timeout_ms=args.idle_timeout,
             startup_mode=args.startup_mode,
             bounded_offsets=(args.start_offsets, args.end_offsets) if backfill else None,
+            client_properties=kafka_client,
         ),
         *sql.transform_views(
             "events", properties, **({"watermark": sql.BATCH_WATERMARK} if backfill else {})
@@ -219,6 +229,7 @@ def statements(args: argparse.Namespace, cfg: dict[str, str]) -> tuple[list[str]
         transactional_id_prefix=f"{args.pipeline_name}-dlq",
         with_headers=bool(args.dlq_schema_id),
         exactly_once=not backfill,  # a batch job takes no checkpoints to commit transactions on
+        client_properties=kafka_client,
     )
     if args.blackhole_sinks:  # the same queries, nothing leaves the job
         ddl += [sql.blackhole_sink_ddl("metrics_sink", sql.metrics_sink_columns()),
@@ -313,8 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     for insert in inserts:
         statement_set.add_insert_sql(insert)
     if args.explain:
-        print("\n;\n".join([*ddl, *inserts]).replace(jdbc_credentials(cfg)[1] or "\0", "***"))
-        print(statement_set.explain())
+        print(masked("\n;\n".join([*ddl, *inserts]), [jdbc_credentials(cfg)[1], *secrets_of(cfg)]))
+        print(masked(statement_set.explain(), [jdbc_credentials(cfg)[1], *secrets_of(cfg)]))
         return 0
     result = statement_set.execute()
     client = result.get_job_client()

@@ -39,7 +39,7 @@ Money is DECIMAL(18,6) end to end; the ratios are the exact quotient rounded hal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from include import archive
 from include import metrics_contract as contract
@@ -135,6 +135,7 @@ def events_source_ddl(
     idle_timeout_ms: int,
     startup_mode: str = "earliest-offset",
     bounded_offsets: tuple[str, str] | None = None,
+    client_properties: Mapping[str, str] | None = None,
 ) -> str:
     """The Kafka source: every record once, parsed, per-partition watermarks, optional idle timeout.
 
@@ -150,7 +151,8 @@ def events_source_ddl(
     (include/ingest/end_of_input.py).
 
     Offsets live in checkpoints: ``startup_mode`` only applies when the job starts without a
-    checkpoint or savepoint.
+    checkpoint or savepoint. ``client_properties``: the Kafka client's own (security) properties
+    (include/kafka/client_conf.py), passed on as ``properties.*``.
     """
     options = {
         "connector": "kafka",
@@ -160,6 +162,7 @@ def events_source_ddl(
         "properties.isolation.level": "read_committed",
         "scan.startup.mode": startup_mode,
         **{f"value.{k}": v for k, v in FORMAT_OPTIONS.items()},
+        **_client_options(client_properties),
     }
     if idle_timeout_ms > 0:
         options["scan.watermark.idle-timeout"] = f"{idle_timeout_ms} ms"
@@ -478,6 +481,7 @@ def dlq_sink_ddl(
     transactional_id_prefix: str,
     with_headers: bool = False,
     exactly_once: bool = True,
+    client_properties: Mapping[str, str] | None = None,
 ) -> str:
     """The dead-letter record as JSON, written exactly once (Kafka transactions per checkpoint).
 
@@ -495,6 +499,7 @@ def dlq_sink_ddl(
         "properties.bootstrap.servers": bootstrap_servers,
         "format": "json",
         "json.encode.ignore-null-fields": "false",
+        **_client_options(client_properties),
     }
     if exactly_once:
         options |= {
@@ -510,6 +515,10 @@ def dlq_sink_ddl(
 ) WITH (
     {_with(options)}
 )"""
+
+
+def _client_options(client_properties: Mapping[str, str] | None) -> dict[str, str]:
+    return {f"properties.{key}": value for key, value in (client_properties or {}).items()}
 
 
 def schema_headers_expr(schema_id: int) -> str:
