@@ -33,9 +33,9 @@ class ConnectionLike(Protocol):
     def extra_dejson(self) -> dict[str, Any]: ...
 
 
-def _login(prefix: str) -> Callable[[ConnectionLike], dict[str, str]]:
-    def settings(c: ConnectionLike) -> dict[str, str]:
-        return {f"{prefix}_USER": c.login or "", f"{prefix}_PASSWORD": c.password or ""}
+def _login(prefix: str) -> Callable[..., dict[str, str]]:
+    def settings(c: ConnectionLike, user: str = "USER") -> dict[str, str]:
+        return {f"{prefix}_{user}": c.login or "", f"{prefix}_PASSWORD": c.password or ""}
 
     return settings
 
@@ -55,13 +55,21 @@ def _postgres_server(c: ConnectionLike) -> dict[str, str]:
     return out
 
 
-# librdkafka property in the Kafka connection's extras -> setting.
-KAFKA_EXTRAS = {"bootstrap.servers": "KAFKA_BOOTSTRAP_SERVERS"}
+# librdkafka property in the Kafka connection's extras -> setting (config.kafka_security_params).
+KAFKA_EXTRAS = {
+    "bootstrap.servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "sasl.mechanism": "KAFKA_SASL_MECHANISM",
+    "sasl.username": "KAFKA_SASL_USERNAME",
+    "sasl.password": "KAFKA_SASL_PASSWORD",
+    "ssl.ca.location": "KAFKA_SSL_CA_LOCATION",
+}
 
 
 def _kafka(c: ConnectionLike) -> dict[str, str]:
     extra = c.extra_dejson
-    return {setting: str(extra[key]) for key, setting in KAFKA_EXTRAS.items() if key in extra}
+    # No security.protocol in the extras is librdkafka's default, PLAINTEXT.
+    out = {"KAFKA_SECURITY_PROTOCOL": str(extra.get("security.protocol", "PLAINTEXT"))}
+    return out | {setting: str(extra[key]) for key, setting in KAFKA_EXTRAS.items() if key in extra}
 
 
 def _url(setting: str) -> Callable[[ConnectionLike], dict[str, str]]:
@@ -75,6 +83,10 @@ def _url(setting: str) -> Callable[[ConnectionLike], dict[str, str]]:
         return {setting: host.rstrip("/")}
 
     return settings
+
+
+def _schema_registry(c: ConnectionLike) -> dict[str, str]:
+    return {**_url("SCHEMA_REGISTRY_URL")(c), **_login("SCHEMA_REGISTRY")(c, "USERNAME")}
 
 
 def _airflow_api(c: ConnectionLike) -> dict[str, str]:
@@ -92,13 +104,13 @@ def _slack(c: ConnectionLike) -> dict[str, str]:
 
 
 # Airflow connection id -> the settings it stands for.
-CONNECTION_SETTINGS: dict[str, Callable[[ConnectionLike], dict[str, str]]] = {
+CONNECTION_SETTINGS: dict[str, Callable[..., dict[str, str]]] = {
     "pipeline_db": _postgres_server,
     "pipeline_db_stream_writer": _login("PG_STREAM_WRITER"),
     "pipeline_db_dbt": _login("PG_DBT"),
     "pipeline_db_dashboard": _login("PG_DASHBOARD"),
     "kafka_default": _kafka,
-    "schema_registry": _url("SCHEMA_REGISTRY_URL"),
+    "schema_registry": _schema_registry,
     "flink_rest": _url("FLINK_REST_URL"),
     "airflow_api": _airflow_api,
     "redis_default": _redis,

@@ -36,6 +36,11 @@ def cfg(monkeypatch) -> dict[str, str]:
         "REDIS_HOST": "cache.example.org",
         "REDIS_PORT": "6380",
         "KAFKA_BOOTSTRAP_SERVERS": "k1.example.org:9093,k2.example.org:9093",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "pipeline",
+        "KAFKA_SSL_CA_LOCATION": "/etc/kafka/ca.pem",
+        "SCHEMA_REGISTRY_USERNAME": "registry-user",
         "SCHEMA_REGISTRY_URL": "https://registry.example.org/apis/ccompat/v7",
         "FLINK_REST_URL": "https://flink.example.org:8443",
         "AIRFLOW_URL": "http://airflow.internal:8080",
@@ -63,7 +68,14 @@ def test_every_connection_reads_back_the_settings_it_was_made_from(cfg):
         "PG_DBT_PASSWORD",
         "PG_DASHBOARD_PASSWORD",
         "KAFKA_BOOTSTRAP_SERVERS",
+        "KAFKA_SECURITY_PROTOCOL",
+        "KAFKA_SASL_MECHANISM",
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
+        "KAFKA_SSL_CA_LOCATION",
         "SCHEMA_REGISTRY_URL",
+        "SCHEMA_REGISTRY_USERNAME",
+        "SCHEMA_REGISTRY_PASSWORD",
         "FLINK_REST_URL",
         "AIRFLOW_URL",
         "AIRFLOW_PIPELINE_PASSWORD",
@@ -82,13 +94,15 @@ def test_the_default_configuration_is_unchanged_by_its_own_connections(monkeypat
     assert changes(settings_from(_connections(cfg)), cfg) == []
 
 
-def test_a_changed_kafka_connection_changes_only_the_kafka_setting(cfg):
+def test_a_changed_kafka_connection_changes_only_the_kafka_settings(cfg):
+    """A connection without security extras is a PLAINTEXT one (librdkafka's default)."""
     conns = _connections(cfg)
     conns["kafka_default"] = Connection.from_json(
         '{"conn_type": "kafka", "extra": {"bootstrap.servers": "other:9092"}}', conn_id="kafka_default"
     )
     assert changes(settings_from(conns), cfg) == [
-        f"KAFKA_BOOTSTRAP_SERVERS {cfg['KAFKA_BOOTSTRAP_SERVERS']!r} -> 'other:9092'"
+        f"KAFKA_BOOTSTRAP_SERVERS {cfg['KAFKA_BOOTSTRAP_SERVERS']!r} -> 'other:9092'",
+        "KAFKA_SECURITY_PROTOCOL 'SASL_SSL' -> 'PLAINTEXT'",
     ]
 
 
