@@ -16,16 +16,21 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_dlq_retry_follows_a_changed_kafka_connection(cfg):
-    """The Kafka connection alone points elsewhere (the setting is unchanged): the retry task says it
-    took the address from the connection, and fails reaching that address, not the setting's broker.
+    """Only the Kafka connection changes, to the broker's SASL_SSL listener with its SCRAM login (the
+    settings still say PLAINTEXT on the plain port). The retry task logs the settings it took from the
+    connection, and its clients get through TLS and SASL to the broker: the broker answers that the
+    task's (deliberately absent) topics do not exist there, which it only says to an authenticated client.
     ``airflow tasks test`` runs the real task in a temporary run that leaves nothing in the UI."""
-    nowhere = "127.0.0.1:1"
-    env = {
-        **os.environ,
-        "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps(
-            {"conn_type": "kafka", "extra": {"bootstrap.servers": nowhere}}
-        ),
+    sasl = f"{cfg['BIND_HOST']}:{cfg['KAFKA_SASL_SSL_PORT']}"
+    extra = {
+        "bootstrap.servers": sasl,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.username": cfg["KAFKA_LOCAL_SASL_USERNAME"],
+        "sasl.password": cfg["KAFKA_LOCAL_SASL_PASSWORD"],
+        "ssl.ca.location": f"{cfg['DATA_DIR']}/tls/kafka/ca.crt",
     }
+    env = {**os.environ, "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps({"conn_type": "kafka", "extra": extra})}
     params = json.dumps({"dlq_topic": "scratch_dlq_conn_test", "raw_topic": "scratch_raw_conn_test"})
     airflow = str(Path(sys.executable).with_name("airflow"))
     done = subprocess.run(
@@ -37,8 +42,12 @@ def test_the_dlq_retry_follows_a_changed_kafka_connection(cfg):
         timeout=300,
     )
     out = done.stdout + done.stderr
-    setting = cfg["KAFKA_BOOTSTRAP_SERVERS"]
-    assert (
-        f"setting from an Airflow connection: KAFKA_BOOTSTRAP_SERVERS '{setting}' -> '{nowhere}'" in out
-    ), out[-3000:]
-    assert f"Kafka unreachable at {nowhere}" in out, out[-3000:]
+    assert cfg["KAFKA_SECURITY_PROTOCOL"] == "PLAINTEXT" and cfg["KAFKA_BOOTSTRAP_SERVERS"] != sasl
+    for line in (
+        f"KAFKA_BOOTSTRAP_SERVERS '{cfg['KAFKA_BOOTSTRAP_SERVERS']}' -> '{sasl}'",
+        "KAFKA_SECURITY_PROTOCOL 'PLAINTEXT' -> 'SASL_SSL'",
+        "KAFKA_SASL_PASSWORD (changed)",
+    ):
+        assert f"setting from an Airflow connection: {line}" in out, out[-3000:]
+    assert f"topic 'scratch_raw_conn_test' does not exist on {sasl}" in out, out[-3000:]
+    assert cfg["KAFKA_LOCAL_SASL_PASSWORD"] not in out

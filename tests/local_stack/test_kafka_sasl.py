@@ -11,14 +11,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from dlq_topics_support import topic_pairs
 from window_metrics_support import isolated_run, submit_job, wait_for, wait_for_table, wait_running
 
@@ -31,6 +30,7 @@ from include.ingest.events import dead_letter
 from include.kafka.client_conf import client_conf
 from include.kafka.errors import AuthenticationFailed, BrokerUnreachable
 from include.kafka.metadata import topic_partitions
+from include.kafka.topic_reader import TopicReadThrough
 from include.kafka.topics import TopicSpec, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -78,24 +78,10 @@ def read_topic(conf: dict[str, Any], topic: str) -> list[Any]:
         }
     )
     try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-        todo = {p for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(topic, p, 0) for p in todo])
-        out: list[Any] = []
-        deadline = time.monotonic() + 60
-        while todo and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, timeout=1.0):
-                assert msg.error() is None, msg.error()
-                if not any(name == HEARTBEAT_HEADER for name, _ in msg.headers() or []):
-                    out.append(msg)
-            # By position, not by the last record's offset: a transaction's commit marker takes the
-            # last offset of a topic the DLQ retry wrote to.
-            for tp in consumer.position([TopicPartition(topic, p) for p in todo]):
-                if tp.offset >= ends[tp.partition]:
-                    todo.discard(tp.partition)
-        assert not todo, f"did not reach the end of {topic}"
-        return out
+        reader = TopicReadThrough(consumer, topic)
+        records = [m for batch in reader.batches(size=1000, deadline_s=60) for m in batch]
+        assert reader.unread() == 0, f"did not reach the end of {topic}: {reader.unread()} offsets left"
+        return [m for m in records if not any(name == HEARTBEAT_HEADER for name, _ in m.headers() or [])]
     finally:
         consumer.close()
 
