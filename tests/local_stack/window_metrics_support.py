@@ -240,15 +240,44 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         time.sleep(interval)
 
 
-def wait_running(cfg: dict[str, str], job_id: str, timeout: float = 120) -> None:
-    """RUNNING with every task running (sources actually reading)."""
+def wait_running(cfg: dict[str, str], job_id: str, timeout: float = 240) -> None:
+    """RUNNING with every task running (sources actually reading).
+
+    The wait is generous: a cold machine once needed more than two minutes to start the job's
+    Python worker, and a slow start is not what these tests are about. On a timeout the message
+    shows what the job was waiting for."""
 
     def running() -> bool:
         info = requests.get(f"{cfg['FLINK_REST_URL']}/jobs/{job_id}", timeout=10).json()
         assert info["state"] not in ("FAILED", "CANCELED"), f"job {job_id} is {info['state']}"
         return info["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in info["vertices"])
 
-    wait_for(running, timeout, f"job {job_id} running")
+    try:
+        wait_for(running, timeout, f"job {job_id} running")
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}\n{cluster_picture(cfg, job_id)}") from None
+
+
+def cluster_picture(cfg: dict[str, str], job_id: str) -> str:
+    """What a job waits for when it does not start: its tasks, the free slots, the other live jobs
+    and the job's last exception (a timeout message without these leaves nothing to go on)."""
+    rest = cfg["FLINK_REST_URL"]
+    info = requests.get(f"{rest}/jobs/{job_id}", timeout=10).json()
+    tasks = ", ".join(f"{v['name'][:40]}={v['status']}" for v in info.get("vertices", []))
+    overview = requests.get(f"{rest}/overview", timeout=10).json()
+    others = [
+        f"{j['jid']} {j['name']} {j['state']}"
+        for j in requests.get(f"{rest}/jobs/overview", timeout=10).json()["jobs"]
+        if j["jid"] != job_id and j["state"] not in ("CANCELED", "FAILED", "FINISHED")
+    ]
+    exceptions = requests.get(f"{rest}/jobs/{job_id}/exceptions", timeout=10).json()
+    root = (exceptions.get("exceptionHistory", {}).get("entries") or [{}])[0].get("stacktrace", "")
+    return (
+        f"job state {info.get('state')}; tasks: {tasks}\n"
+        f"slots {overview['slots-available']}/{overview['slots-total']} free on "
+        f"{overview['taskmanagers']} TaskManager(s); other live jobs: {others or 'none'}\n"
+        f"last exception: {root[:1500] or 'none'}"
+    )
 
 
 def completed_checkpoints(cfg: dict[str, str], job_id: str) -> int:
