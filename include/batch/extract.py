@@ -28,6 +28,7 @@ Money is carried as DECIMAL(18,6): the model rounds to micros, so the cast is ex
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import shutil
 import time
@@ -52,6 +53,8 @@ from include.ingest.records import AvazuFormatError
 
 PARQUET_FILE = "events.parquet"
 MONEY = pa.decimal128(18, 6)
+log = logging.getLogger(__name__)
+
 PARQUET_SCHEMA = pa.schema(
     [
         ("event_day", pa.date32()),
@@ -404,25 +407,25 @@ def _archive_table(root: Path, day: date) -> tuple[pa.Table, int]:
     the same event archived again (a job restarted without its state, an hour replayed twice):
     the copy with the smallest (event_time, file, row) is kept, so the result does not depend on
     which copy came first. Rows are kept when their event_time falls on the day, whatever hour
-    directory they are in.
+    directory they are in. Rows keep the archive's order (hours, files, rows): nothing downstream
+    needs them sorted, and sorting a day cost more than reading it.
     """
     import duckdb
 
-    files = [str(p) for p in archive.committed_files(root, day)]
-    if not files:
-        raise ExtractError(f"no committed event files under {archive.day_dir(root, day)}/hour_of_day=*/")
     start_ms, end_ms = day_bounds_ms(day)
     ints = ", ".join(f"C{n}::INTEGER AS c{n}" for n in range(14, 22))
     con = duckdb.connect()
     try:
-        con.execute(
-            """CREATE TEMP TABLE day_events AS
-               SELECT * FROM read_parquet($1, hive_partitioning = false, filename = true,
-                                          file_row_number = true)
-               WHERE event_time >= $2 AND event_time < $3""",
-            [files, start_ms, end_ms],
+        _read_archived_day(con, root, day, start_ms, end_ms)
+        total, distinct = con.execute("SELECT count(*), count(DISTINCT event_id) FROM day_events").fetchone()
+        # Numbering each id's copies costs a sort of the whole day: only pay it when there are copies.
+        once = (
+            ""
+            if total == distinct
+            else (
+                "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time, filename, file_row_number) = 1"
+            )
         )
-        total = con.execute("SELECT count(*) FROM day_events").fetchone()[0]
         table = con.execute(
             f"""
             SELECT $1::DATE AS event_day, event_id, epoch_ms(event_time) AS event_time, hour,
@@ -433,11 +436,37 @@ def _archive_table(root: Path, day: date) -> tuple[pa.Table, int]:
                    device_type::INTEGER AS device_type, device_conn_type::INTEGER AS device_conn_type,
                    {ints}, price_model_version, source
             FROM day_events
-            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time, filename, file_row_number) = 1
-            ORDER BY event_time, event_id
+            {once}
             """,
             [day],
         ).to_arrow_table()
     finally:
         con.close()
     return table.cast(PARQUET_SCHEMA), total - table.num_rows
+
+
+def _read_archived_day(con: Any, root: Path, day: date, start_ms: int, end_ms: int, tries: int = 3) -> None:
+    """The day's rows into the temporary table ``day_events``. A file removed between the listing
+    and the read (the hour was compacted meanwhile: include/archive_compaction.py) means the day
+    is listed and read again."""
+    import duckdb
+
+    for attempt in range(1, tries + 1):
+        files = [str(p) for p in archive.committed_files(root, day)]
+        if not files:
+            raise ExtractError(f"no committed event files under {archive.day_dir(root, day)}/hour_of_day=*/")
+        try:
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE day_events AS
+                   SELECT * FROM read_parquet($1, hive_partitioning = false, filename = true,
+                                              file_row_number = true)
+                   WHERE event_time >= $2 AND event_time < $3""",
+                [files, start_ms, end_ms],
+            )
+            return
+        except duckdb.IOException:
+            if attempt == tries or all(os.path.exists(f) for f in files):
+                raise
+            log.info(
+                "an archive file of %s went away while it was read (compacted): reading the day again", day
+            )
