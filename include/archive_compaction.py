@@ -91,7 +91,11 @@ def compact_hour(root: Path, day: date, hour: int, min_files: int = 2) -> HourCo
             with _open(name, os.O_RDONLY, handle, "rb") as source:
                 bytes_before += os.fstat(source.fileno()).st_size
                 tables.append(pq.read_table(source))
-        table = pa.concat_tables(tables).sort_by("event_time")
+        try:
+            table = pa.concat_tables(tables, promote_options="default").sort_by("event_time")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            log.warning("%s hour %02d left as it is: its files disagree on columns (%s)", day, hour, exc)
+            return None
         token = uuid.uuid4().hex
         writing, final = f"{_WRITING_PREFIX}{token}", f"{COMPACTED_PREFIX}{token}"
         with _open(writing, os.O_WRONLY | os.O_CREAT | os.O_EXCL, handle, "wb") as target:

@@ -139,3 +139,14 @@ def test_days_are_found_and_stray_directories_skipped(tmp_path):
     (tmp_path / "dt=2014-10-21").mkdir()
     (tmp_path / "dt=yesterday").mkdir()
     assert archive_compaction.archived_days(tmp_path) == [date(2014, 10, 21), date(2014, 10, 22)]
+
+
+def test_an_hour_whose_files_disagree_on_columns_is_left_as_it_is(day_archive, caplog):
+    root, _ = day_archive
+    hour = archive.hour_dir(root, DAY, 6)
+    first = hour / data_files(root, 6)[0]
+    table = pq.read_table(first)
+    pq.write_table(table.set_column(1, "event_time", table["event_time"].cast("string")), first)
+    assert compact_hour(root, DAY, 6) is None
+    assert len(data_files(root, 6)) == 6
+    assert "hour 06 left as it is: its files disagree on columns" in caplog.text
