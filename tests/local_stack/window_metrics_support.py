@@ -35,6 +35,7 @@ from include.flink_jobs.ad_window_metrics import oracle
 from include.flink_jobs.ad_window_metrics.sql import HEARTBEAT_HEADER
 from include.flink_jobs.ad_window_metrics.table import create_copy as create_sink_table
 from include.flink_jobs.ad_window_metrics.table import read_rows as table_rows
+from include.kafka.client_conf import client_conf
 
 REPO = Path(__file__).resolve().parents[2]
 JOB = REPO / "include" / "flink_jobs" / "ad_window_metrics" / "job.py"
@@ -124,13 +125,15 @@ def isolated_run(
 def producer(cfg: dict[str, str]) -> Producer:
     """Ordered, idempotent producer (each partition keeps the file's order, as the replayer does)."""
     return Producer(
-        {
-            "bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"],
-            "enable.idempotence": True,
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "batch.num.messages": 10000,
-        }
+        client_conf(
+            cfg,
+            extra={
+                "enable.idempotence": True,
+                "linger.ms": 20,
+                "compression.type": "lz4",
+                "batch.num.messages": 10000,
+            },
+        )
     )
 
 
@@ -189,9 +192,7 @@ def send_heartbeats(
     if partitions is None:
         from confluent_kafka.admin import AdminClient
 
-        meta = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]}).list_topics(
-            topic, timeout=10
-        )
+        meta = AdminClient(client_conf(cfg)).list_topics(topic, timeout=10)
         partitions = sorted(meta.topics[topic].partitions)
     prod = producer(cfg)
     value = json.dumps({"event_time": event_time}).encode()
@@ -367,13 +368,15 @@ def wait_for_table(
 def dlq_records(cfg: dict[str, str], topic: str, expect: int, timeout: float = 60) -> list[dict[str, Any]]:
     """Read committed dead letters until ``expect`` arrived (and 3 s more, to catch extras)."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"],
-            "group.id": f"wm_test_reader_{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-        }
+        client_conf(
+            cfg,
+            extra={
+                "group.id": f"wm_test_reader_{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+            },
+        )
     )
     consumer.subscribe([topic])
     records: list[dict[str, Any]] = []
