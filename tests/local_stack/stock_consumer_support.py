@@ -12,12 +12,20 @@ from include.kafka.metadata import committed_reader
 from include.kafka.topic_reader import TopicReadThrough
 
 
+def stock_registry_conf(registry_url: str) -> dict[str, Any]:
+    """The stock registry client's configuration: the URL, and a timeout. Without one, a request the
+    registry never answers waits forever (CI once hung there); with one, the client retries it."""
+    return {"url": registry_url, "timeout": 10}
+
+
 def consume_stock(bootstrap: str, registry_url: str, topic: str) -> list[tuple[Any, dict[str, Any]]]:
     """Every record of ``topic`` as a stock consumer sees it: ``(message, deserialized value)``.
 
     This is the whole consumer-side setup another team needs: the registry URL, nothing of ours.
     """
-    deserialize = JSONDeserializer(None, schema_registry_client=SchemaRegistryClient({"url": registry_url}))
+    deserialize = JSONDeserializer(
+        None, schema_registry_client=SchemaRegistryClient(stock_registry_conf(registry_url))
+    )
     consumer = committed_reader(bootstrap, "stock")
     try:
         out = []

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 from confluent_kafka.admin import NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from stock_consumer_support import consume_stock
+from stock_consumer_support import consume_stock, stock_registry_conf
 
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.generator import generate
@@ -50,7 +50,7 @@ def test_stock_json_deserializer_reads_and_validates_every_record(
     assert report.ok and (report.published, report.dead_lettered) == (ROWS - BAD_KINDS, BAD_KINDS)
 
     bootstrap, url = cfg["KAFKA_BOOTSTRAP_SERVERS"], cfg["SCHEMA_REGISTRY_URL"]
-    registry = SchemaRegistryClient({"url": url})
+    registry = SchemaRegistryClient(stock_registry_conf(url))
     records = consume_stock(bootstrap, url, raw)
     schema_ids = {schema_id_of(msg.headers()) for msg, _ in records}
     assert len(schema_ids) == 1, schema_ids
@@ -98,7 +98,7 @@ def test_topic_audit_counts_events_and_markers_and_names_each_invalid_record(
     assert report.ok and report.published == ROWS
 
     bootstrap, url = cfg["KAFKA_BOOTSTRAP_SERVERS"], cfg["SCHEMA_REGISTRY_URL"]
-    registry = SchemaRegistryClient({"url": url})
+    registry = SchemaRegistryClient(stock_registry_conf(url))
     raw_id = registry.get_latest_version(cfg["SCHEMA_SUBJECT"]).schema_id
     dlq_id = registry.get_latest_version(cfg["DLQ_SCHEMA_SUBJECT"]).schema_id
     # What a careless producer adds: no header at all, a value its schema refuses, and a dead
