@@ -2,7 +2,7 @@
 
 One key per section; a run replaces only the sections it ran, so other benchmarks' results stay.
 Sections: ``ingest`` (bench/ingest.py), ``batch`` (bench/batch.py), ``realtime`` (bench/realtime.py),
-``backfill`` (bench/backfill.py). Run against the local stack (``local_stack/bin/run.sh``).
+``backfill`` (bench/backfill.py), ``latency`` (bench/latency.py). Run against the local stack (``local_stack/bin/run.sh``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,19 @@ def _backfill(args: argparse.Namespace) -> dict[str, Any]:
     return backfill.run(rows=args.backfill_rows)
 
 
-SECTIONS = {"ingest": _ingest, "batch": _batch, "realtime": _realtime, "backfill": _backfill}
+def _latency(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import latency
+
+    return latency.run(minutes=args.latency_minutes, rate=args.latency_rate)
+
+
+SECTIONS = {
+    "ingest": _ingest,
+    "batch": _batch,
+    "realtime": _realtime,
+    "backfill": _backfill,
+    "latency": _latency,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--backfill-rows", type=int, default=4_000_000, help="backfill: rows of the day (default 4M)"
+    )
+    parser.add_argument(
+        "--latency-minutes", type=float, default=10, help="latency: minutes of live replay (default 10)"
+    )
+    parser.add_argument(
+        "--latency-rate", type=int, default=100, help="latency: events per second of the live replay"
     )
     parser.add_argument(
         "--realtime-before",
