@@ -123,15 +123,11 @@ def test_the_extract_reads_the_day_again_when_a_listed_file_was_compacted_away(
     root, events = day_archive
     stale = archive.committed_files(root, DAY)
     compact_hour(root, DAY, 4)
-    listings = iter([stale])
+    listings, listing = iter([stale]), archive.committed_files
     monkeypatch.setattr(
-        extract.archive, "committed_files", lambda r, d: next(listings, None) or archive_listing(r, d)
+        extract.archive, "committed_files", lambda r, d: next(listings, None) or listing(r, d)
     )
     assert read_day(root, tmp_path / "out").equals(pq.read_table(events).sort_by(KEY))
-
-
-def archive_listing(root: Path, day: date) -> list[Path]:
-    return sorted(p for p in archive.day_dir(root, day).glob("hour_of_day=*/*") if archive.is_data_file(p))
 
 
 def test_days_are_found_and_stray_directories_skipped(tmp_path):
