@@ -68,6 +68,12 @@ class AirflowClient:
     def unpause(self, dag_id: str) -> None:
         self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
+    def set_paused(self, dag_id: str, paused: bool) -> bool:
+        """Pauses or unpauses ``dag_id``; returns whether it was paused before."""
+        was_paused = bool(self.wait_for_dag(dag_id)["is_paused"])
+        self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+        return was_paused
+
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         run = self._call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]

@@ -15,12 +15,14 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_dlq_retry_follows_a_changed_kafka_connection(cfg):
+def test_the_dlq_retry_follows_a_changed_kafka_connection(cfg, airflow):
     """Only the Kafka connection changes, to the broker's SASL_SSL listener with its SCRAM login (the
     settings still say PLAINTEXT on the plain port). The retry task logs the settings it took from the
     connection, and its clients get through TLS and SASL to the broker: the broker answers that the
     task's (deliberately absent) topics do not exist there, which it only says to an authenticated client.
-    ``airflow tasks test`` runs the real task in a temporary run that leaves nothing in the UI."""
+    ``airflow tasks test`` runs the real task in a temporary run that leaves nothing in the UI. The DAG
+    stays paused meanwhile: the scheduler runs the tasks of an unpaused DAG's running runs, and it
+    would take the temporary run's task (with the default params) before the command starts it."""
     sasl = f"{cfg['BIND_HOST']}:{cfg['KAFKA_SASL_SSL_PORT']}"
     extra = {
         "bootstrap.servers": sasl,
@@ -32,15 +34,19 @@ def test_the_dlq_retry_follows_a_changed_kafka_connection(cfg):
     }
     env = {**os.environ, "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps({"conn_type": "kafka", "extra": extra})}
     params = json.dumps({"dlq_topic": "scratch_dlq_conn_test", "raw_topic": "scratch_raw_conn_test"})
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    done = subprocess.run(
-        [airflow, "tasks", "test", "dag_dlq_retry", "drain", "-t", params],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    cli = str(Path(sys.executable).with_name("airflow"))
+    was_paused = airflow.set_paused("dag_dlq_retry", True)
+    try:
+        done = subprocess.run(
+            [cli, "tasks", "test", "dag_dlq_retry", "drain", "-t", params],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        airflow.set_paused("dag_dlq_retry", was_paused)
     out = done.stdout + done.stderr
     assert cfg["KAFKA_SECURITY_PROTOCOL"] == "PLAINTEXT" and cfg["KAFKA_BOOTSTRAP_SERVERS"] != sasl
     for line in (

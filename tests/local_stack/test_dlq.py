@@ -501,7 +501,7 @@ def test_dag_run_republishes_stores_and_posts_one_slack_summary(cfg, topics, reg
     try:
         run_id, state = airflow.run_and_wait("dag_dlq_retry", conf, timeout=240)
     finally:  # leave the schedule as it was: while paused, no scheduled run drains the real DLQ
-        airflow._call("PATCH", "/dags/dag_dlq_retry", json={"is_paused": was_paused})
+        airflow.set_paused("dag_dlq_retry", was_paused)
     assert state == "success", f"dag_dlq_retry run {run_id} ended {state}"
     report = airflow.xcom("dag_dlq_retry", run_id, "drain")
     assert (report["read"], report["republished"], report["permanent"], report["total_depth"]) == (3, 1, 2, 0)
@@ -544,7 +544,7 @@ def test_dag_run_prunes_kept_payloads_past_their_retention(cfg, topics, register
     try:
         run_id, state = airflow.run_and_wait("dag_dlq_retry", conf, timeout=240)
     finally:
-        airflow._call("PATCH", "/dags/dag_dlq_retry", json={"is_paused": was_paused})
+        airflow.set_paused("dag_dlq_retry", was_paused)
         fresh_existed, stranger_existed = fresh.exists(), stranger.exists()
         fresh.unlink(missing_ok=True)
         stranger.unlink(missing_ok=True)
@@ -623,7 +623,7 @@ def test_alert_dag_fires_above_the_threshold_and_stays_quiet_below(cfg, topics, 
         for name, run_id in runs.items():
             assert airflow.wait_for_run("dag_dlq_alert", run_id, timeout=240) == "success", name
     finally:
-        airflow._call("PATCH", "/dags/dag_dlq_alert", json={"is_paused": was_paused})
+        airflow.set_paused("dag_dlq_alert", was_paused)
     loud = airflow.xcom("dag_dlq_alert", runs["loud"], "measure")
     assert (loud["raw"], loud["dlq"], loud["level"]) == (1000, 25, "alert")
     assert loud["by_error_type"] == {"schema": 20, "parsing": 5}
