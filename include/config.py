@@ -215,6 +215,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("FLINK_CONF_DIR", "{DATA_DIR}/run/conf/flink", "Flink configuration the client submits with."),
     Setting(
+        "FLINK_PYTHON_EXECUTABLE",
+        "{PROJECT_ROOT}/.venvs/flink/bin/python",
+        "Python on the Flink cluster's TaskManagers that runs the job's Python functions (the Redis "
+        "writer); a remote cluster's own interpreter with apache-flink, pandas and redis.",
+    ),
+    Setting(
         "FLINK_LIB_DIR",
         "{PROJECT_ROOT}/local_stack/.jars/flink-lib",
         "Flink runtime + connector jars (the client plans SQL against them).",

@@ -7,7 +7,7 @@ Typical use (see test_window_metrics.py)::
 
     with isolated_run(cfg, kafka_admin, pg_owner) as run:
         stats = replay_file(cfg, run.topic, path)
-        job_id = submit_job(cfg, run.job_args())
+        job_id = (submit or (lambda args: submit_job(cfg, args)))(run.job_args())
         send_heartbeats(cfg, run.topic, stats.max_event_time + HEARTBEAT_LEAD_MS)
         wait_for_table(pg_owner, run.table, oracle.compute_file(path))
 """
@@ -303,6 +303,7 @@ def replay_with_disruption(
     disrupt: Callable[[str], None],
     after_checkpoints: int = 1,
     timeout: float = 600,
+    submit: Callable[[list[str]], str] | None = None,
 ) -> None:
     """Run the job on ``path`` and call ``disrupt(job_id)`` mid-replay (e.g. kill the TaskManager
     with supervisorctl, or stop-with-savepoint and resubmit); the table must still equal the oracle.
@@ -310,6 +311,8 @@ def replay_with_disruption(
     The file is published in two halves: the disruption happens after the first half has been
     checkpointed at least ``after_checkpoints`` times, while the second half is still to come.
     ``disrupt`` may replace the job: jobs are found again by name for the final cleanup.
+    ``submit`` takes the job's arguments and returns its id (default: ``submit_job`` to the
+    cluster at FLINK_REST_URL of ``cfg``).
     """
     expected = oracle.compute_file(path)
     events = list(oracle.events_from_avazu(path))
@@ -323,7 +326,7 @@ def replay_with_disruption(
         assert prod.flush(120) == 0
 
     publish(events[:half])
-    job_id = submit_job(cfg, run.job_args())
+    job_id = (submit or (lambda args: submit_job(cfg, args)))(run.job_args())
     wait_running(cfg, job_id)
     wait_for(lambda: completed_checkpoints(cfg, job_id) >= after_checkpoints, 180, "checkpoints")
     disrupt(job_id)

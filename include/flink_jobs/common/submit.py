@@ -1,4 +1,9 @@
-"""Submitting a PyFlink job to the session cluster with Flink's own client (``flink run``).
+"""Submitting a PyFlink job to a session cluster with Flink's own client (``flink run``).
+
+The client plans the job here and hands it to the cluster at FLINK_REST_URL over the REST API only
+(the job graph, the format jar and the job's Python functions travel with the submission), so the
+cluster may be remote: it needs its own Flink with the connector jars and FLINK_PYTHON_EXECUTABLE,
+nothing of this machine's paths.
 
 Airflow-free: the Airflow operator, the health DAG, the benchmarks and a shell submit the same way.
 """
@@ -10,6 +15,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from include import config
 from include.flink_jobs.common.state import state_dirs
@@ -39,10 +45,24 @@ class JobSpec:
     env: tuple[tuple[str, str], ...] = ()
 
 
+def rest_options(rest_url: str) -> list[str]:
+    """``flink run`` options that send the submission to ``rest_url`` (FLINK_REST_URL), whatever
+    address the client's Flink configuration names: health checks and submissions see one cluster."""
+    parsed = urlparse(rest_url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise FlinkSubmitError(f"FLINK_REST_URL {rest_url!r} is not http(s)://host:port")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    options = ["-D", f"rest.address={parsed.hostname}", "-D", f"rest.port={port}"]
+    if parsed.scheme == "https":  # the truststore comes from the client's configuration (FLINK_CONF_DIR)
+        options += ["-D", "security.ssl.rest.enabled=true"]
+    return options
+
+
 def submit(spec: JobSpec, restore_from: str | None = None, timeout: float = 300.0) -> str:
     """Submits ``spec`` detached to the session cluster; returns the new job id.
 
-    - ``-t remote`` with ``-D`` options pins the job's name and its per-name checkpoint directory.
+    - ``-t remote`` with ``-D`` options pins the cluster (FLINK_REST_URL), the job's name, its
+      per-name checkpoint directory and the TaskManagers' Python (FLINK_PYTHON_EXECUTABLE).
     - ``restore_from`` is a checkpoint/savepoint path (``-s``); state of operators that no longer
       exist is refused (no ``--allowNonRestoredState``): a silent partial restore would lose counts.
     """
@@ -54,6 +74,9 @@ def submit(spec: JobSpec, restore_from: str | None = None, timeout: float = 300.
         "-t",
         "remote",
         "-d",
+        *rest_options(cfg["FLINK_REST_URL"]),
+        "-D",
+        f"python.executable={cfg['FLINK_PYTHON_EXECUTABLE']}",
         "-D",
         f"pipeline.name={spec.name}",
         "-D",
