@@ -9,6 +9,9 @@ ports and paths. Targets:
   lib.sh exports (the settings, as .env sets them; every component on BIND_HOST).
 - ``compose``: what docker-compose.yaml mounts, into local_stack/docker/ (committed), with the
   defaults of include/config.py, the compose service names and the containers' paths.
+- ``kubernetes``: the Flink session cluster as a Flink Kubernetes Operator ``FlinkDeployment``, into
+  local_stack/kubernetes/ (committed): the Flink definition rendered as for compose, minus what the
+  operator owns (addresses, ports, paths of one host), on the compose Flink image.
 
 Rendering fails on an unknown ``${NAME}`` so a typo never reaches a running service. Only that braced
 form is replaced: the ``$labels`` and ``$value`` of an alert's Go template stay as written.
@@ -165,14 +168,92 @@ def render(
     return written
 
 
+KUBERNETES = STACK / "kubernetes"
+KUBERNETES_MANIFEST = KUBERNETES / "flink-session-cluster.yaml"
+# Keys of the Flink definition the operator sets itself (addresses, ports, the process sizes from
+# the pod resources) or that name one host's paths; everything else is kept as the local stack has it.
+_OPERATOR_OWNED = re.compile(
+    r"^(env\.(log|pid)\.|jobmanager\.(bind-host|rpc\.|memory\.process|archive\.)|"
+    r"taskmanager\.(bind-host|host|memory\.process)|rest\.|blob\.|io\.tmp|web\.upload|"
+    r"python\.client\.|metrics\.reporter\.prom\.port)"
+)
+
+
+def _flatten(tree: Mapping[str, object], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return flat
+
+
+def kubernetes_flink_configuration(values: Mapping[str, str]) -> dict[str, str]:
+    """The Flink definition (conf/flink/config.yaml.tmpl) as flat keys, without the operator's."""
+    import yaml  # only this target needs it (the local and compose targets are standard library)
+
+    rendered = yaml.safe_load(substitute(CONF / "flink/config.yaml.tmpl", values))
+    flat = {k: v for k, v in _flatten(rendered).items() if not _OPERATOR_OWNED.match(k)}
+    return flat | {"metrics.reporter.prom.port": values["FLINK_JM_METRICS_PORT"]}
+
+
+# What a Kubernetes deployment sets when it renders its own manifest (the committed one has the defaults):
+# pod-local file:// state is lost with the pod, so production names shared storage (s3://...).
+KUBERNETES_SETTINGS = (
+    "FLINK_CHECKPOINTS_URI",
+    "FLINK_SAVEPOINTS_URI",
+    "FLINK_TM_SLOTS",
+    "FLINK_JM_PROCESS_MEMORY",
+    "FLINK_TM_PROCESS_MEMORY",
+)
+
+
+def kubernetes_values(env: Mapping[str, str]) -> dict[str, str]:
+    """Compose's values (the same image and container paths), with the settings of
+    KUBERNETES_SETTINGS that ``env`` sets."""
+    return compose_values() | {name: env[name] for name in KUBERNETES_SETTINGS if env.get(name)}
+
+
+def kubernetes_manifest(values: Mapping[str, str]) -> str:
+    import yaml
+
+    deployment = {
+        "apiVersion": "flink.apache.org/v1beta1",
+        "kind": "FlinkDeployment",
+        "metadata": {"name": "adevents-flink"},
+        "spec": {
+            # local_stack/docker/flink/Dockerfile: Flink, the connector jars, PyFlink at python.executable.
+            "image": "adevents/flink:2.0.2",
+            "flinkVersion": "v2_0",
+            "serviceAccount": "flink",
+            "flinkConfiguration": kubernetes_flink_configuration(values),
+            "jobManager": {"resource": {"memory": values["FLINK_JM_PROCESS_MEMORY"], "cpu": 1}},
+            "taskManager": {"resource": {"memory": values["FLINK_TM_PROCESS_MEMORY"], "cpu": 2}},
+        },
+    }
+    header = (
+        "# Rendered by local_stack/bin/render_configs.py --target kubernetes from\n"
+        "# local_stack/conf/flink/config.yaml.tmpl: never edit it. A session cluster (no `job`): Airflow\n"
+        "# submits and operates the streaming job through its REST service, adevents-flink-rest:8081\n"
+        "# (FLINK_REST_URL). docs/scale-out.md says what to set before applying it.\n"
+    )
+    return header + yaml.safe_dump(deployment, sort_keys=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", choices=("local", "compose"), default="local")
+    parser.add_argument("--target", choices=("local", "compose", "kubernetes"), default="local")
     args = parser.parse_args(argv)
     try:
         if args.target == "local":
             out = Path(os.environ["RUN_DIR"]) / "conf"
             files = render(local_sources(), local_values(os.environ), out, private_secrets=True)
+        elif args.target == "kubernetes":
+            out = KUBERNETES
+            out.mkdir(exist_ok=True)
+            KUBERNETES_MANIFEST.write_text(kubernetes_manifest(kubernetes_values(os.environ)))
+            files = [KUBERNETES_MANIFEST]
         else:
             out = DOCKER
             files = render(compose_sources(), compose_values(), out)
