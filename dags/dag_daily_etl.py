@@ -8,7 +8,7 @@ that day and nothing else (docs/batch.md has the argument and the timings).
 | --- | --- |
 | `resolve_day` | D = the `day` param, else the day before the run's date; checks the params; a scheduled run skips a day with no archive at all (nothing streamed) |
 | `wait_for_archive` | deferred until every hour of D is complete in the Flink archive (`_SUCCESS` per hour); fails and alerts Slack after `BATCH_ARCHIVE_WAIT_S` |
-| `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, one row per event id, or an Avazu file); missing or unreadable input (a truncated gzip, a wrong header) fails at once, without retry |
+| `extract` | D's events to `data/processed/parquet/dt=D/events.parquet` (from the Flink archive, one row per event id, or an Avazu file), handed to the next tasks at `BATCH_HANDOFF_URI/dt=D/events.parquet` (Airflow object storage: the same file by default, any URL all workers reach under Celery or Kubernetes); missing or unreadable input (a truncated gzip, a wrong header) fails at once, without retry |
 | `validate` | great-expectations suite `ad_events_daily`; a failure stops here, **before** anything is loaded, names the failed expectation and the link to its Data Docs page in the log and in Slack, and is not retried (it is deterministic) |
 | `load` | one transaction: replace D's partition of `analytics.ad_events` (COPY) + its ledger row |
 | `dbt_build` | Cosmos: one `dbt build` of every model and its tests with `--vars {day: D}` (DBT_TASK_GRAPH=per_model: a task group, one task per model) |
@@ -44,6 +44,7 @@ Connections: `pipeline_db_dbt` (the dbt login; it works as role `adevents_analyt
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -52,6 +53,7 @@ from include import config
 from include.cosmos_config import dbt_docs_task, dbt_tasks
 from include.dag_defaults import DEFAULT_ARGS, choice_param, dag_args, optional_param
 from plugins.archive.sensors import ArchiveDayCompleteSensor
+from plugins.handoff.storage import fetched, publish
 
 DB_CONN_ID = "pipeline_db_dbt"
 DAY_XCOM = "{{ ti.xcom_pull(task_ids='resolve_day')['day'] }}"
@@ -166,7 +168,10 @@ def dag_daily_etl() -> None:
             print(f"note: hours {result.incomplete_hours} of {day} are not marked complete in the archive")
         for example in result.rejected_examples:
             print(f"  rejected: {example}")
-        return result.to_dict()
+        # validate and load may run on another worker: they read the day from the hand-off store.
+        handed = publish(Path(result.parquet_path), f"dt={day.isoformat()}/events.parquet")
+        print(f"validate and load read the day's events from {handed}")
+        return {**result.to_dict(), "parquet_path": handed}
 
     @task(retries=1, retry_delay=timedelta(seconds=10))
     def validate(extracted: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +188,8 @@ def dag_daily_etl() -> None:
         )
         day = parse_day(extracted["day"])
         try:
-            report = validate_parquet(extracted["parquet_path"], day, limits, docs_root())
+            with fetched(extracted["parquet_path"]) as path:
+                report = validate_parquet(path, day, limits, docs_root())
         except ValidationFailed as exc:
             for failure in exc.failures:
                 print(f"FAILED expectation: {failure}")
@@ -199,11 +205,11 @@ def dag_daily_etl() -> None:
         from include.batch.days import parse_day
         from include.batch.load import connect, load_day
 
-        with connect(_dsn(DB_CONN_ID)) as conn:
+        with connect(_dsn(DB_CONN_ID)) as conn, fetched(extracted["parquet_path"]) as path:
             result = load_day(
                 conn,
                 parse_day(extracted["day"]),
-                extracted["parquet_path"],
+                path,
                 source=extracted["source"],
                 source_uri=extracted["source_uri"],
                 run_id=context["run_id"],

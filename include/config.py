@@ -320,6 +320,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a daily run waits for its day to be complete in the archive before it fails and alerts.",
     ),
     Setting("BATCH_ARCHIVE_POLL_S", "10", "Seconds between two looks at the archive's completion markers."),
+    Setting(
+        "BATCH_HANDOFF_URI",
+        "file://{DATA_DIR}/processed/parquet",
+        "Where dag_daily_etl's extract hands the day's events Parquet to validate and load (Airflow "
+        "object storage): any fsspec URL every worker reaches (s3://bucket/handoff...) when tasks run "
+        "on several hosts (Celery, Kubernetes); file:// for one machine.",
+    ),
+    Setting(
+        "BATCH_HANDOFF_CONN_ID",
+        "",
+        "Airflow connection holding BATCH_HANDOFF_URI's credentials (e.g. aws_default); empty: none.",
+    ),
     Setting("BATCH_MAX_ROWS_PER_DAY", "20000000", "GX: most events a day may have (Avazu max ~6.5M)."),
     Setting("BATCH_MAX_COST", "10", "GX: highest cost of one event (the price model gives ~0.02-0.1)."),
     Setting("BATCH_MAX_REVENUE", "10000", "GX: highest revenue of one conversion."),
