@@ -35,6 +35,7 @@ from include.dlq.drain import DrainOptions, drain
 from include.dlq.report import DrainReport
 from include.ingest.events import dead_letter
 from include.ingest.producer import ReplayOptions, replay
+from include.kafka.client_conf import client_conf
 from include.schema_headers import schema_id_of
 from include.schema_registry import SchemaRegistryClient
 
@@ -85,14 +86,16 @@ def set_field(row: bytes, column: str, value: bytes) -> bytes:
 def consume(bootstrap: str, topic: str, isolation: str = "read_committed") -> list[Any]:
     """Every record of ``topic`` (all partitions) visible to a reader with ``isolation``."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"t-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "isolation.level": isolation,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-        }
+        client_conf(
+            bootstrap=bootstrap,
+            extra={
+                "group.id": f"t-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "isolation.level": isolation,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            },
+        )
     )
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
@@ -114,7 +117,7 @@ def consume(bootstrap: str, topic: str, isolation: str = "read_committed") -> li
 def produce_dead_letters(
     bootstrap: str, dlq: str, records: list[tuple[dict[str, Any], dict[str, bytes]]]
 ) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    producer = Producer(client_conf(bootstrap=bootstrap, extra={"enable.idempotence": True}))
     for record, headers in records:
         key = record["event_id"].encode() if record.get("event_id") else None
         producer.produce(dlq, json.dumps(record).encode(), key, headers=list(headers.items()))
@@ -245,7 +248,7 @@ def test_every_error_type_is_republished_or_stored_with_its_attempts(
     ]
     produce_dead_letters(bootstrap, dlq, [(r, {}) for r in flink_records])
     # 3. Not a DLQ record at all (garbage with a NUL byte, which PostgreSQL text cannot hold).
-    garbage = Producer({"bootstrap.servers": bootstrap})
+    garbage = Producer(client_conf(bootstrap=bootstrap))
     garbage.produce(dlq, b"garbage\x00 \xff")
     assert garbage.flush(30) == 0
 
@@ -594,7 +597,7 @@ def test_a_failure_message_shows_a_hostile_file_name_literally(cfg, airflow):
 
 def test_alert_dag_fires_above_the_threshold_and_stays_quiet_below(cfg, topics, airflow):
     bootstrap = cfg["KAFKA_BOOTSTRAP_SERVERS"]
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    producer = Producer(client_conf(bootstrap=bootstrap, extra={"linger.ms": 20}))
     pairs = {}
     for name, dead in (("loud", 25), ("quiet", 1)):
         raw, dlq = topics()

@@ -16,6 +16,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import NewTopic
 
 from include import config
+from include.kafka.client_conf import client_conf
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def smoke_topic(kafka_admin):
 
 
 def _produce(cfg, topic: str, rows: list[tuple[str, int]]) -> None:
-    producer = Producer({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
+    producer = Producer(client_conf(cfg))
     for k, v in rows:
         producer.produce(topic, key=k.encode(), value=json.dumps({"k": k, "v": v}).encode())
     assert producer.flush(30) == 0

@@ -17,6 +17,7 @@ from confluent_kafka.admin import NewTopic
 from include import config
 from include.flink_jobs.common.state import latest_state, local_path, state_dirs
 from include.flink_jobs.common.submit import JobSpec
+from include.kafka.client_conf import client_conf
 from plugins.flink.ensure import ensure_job
 from plugins.flink.hooks import FlinkRestHook
 
@@ -32,7 +33,7 @@ def smoke_spec() -> JobSpec:
 
 
 def _produce(topic: str, rows: list[tuple[str, int]]) -> None:
-    producer = Producer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP_SERVERS")})
+    producer = Producer(client_conf(bootstrap=config.get("KAFKA_BOOTSTRAP_SERVERS")))
     for k, v in rows:
         producer.produce(topic, key=k.encode(), value=json.dumps({"k": k, "v": v}).encode())
     assert producer.flush(30) == 0

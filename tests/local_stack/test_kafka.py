@@ -8,6 +8,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import NewTopic
 
+from include.kafka.client_conf import client_conf
+
 pytestmark = pytest.mark.integration
 
 
@@ -21,7 +23,7 @@ def test_produce_and_consume_round_trip(kafka_admin, cfg):
     topic = f"smoke_{uuid.uuid4().hex[:8]}"
     kafka_admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
     try:
-        producer = Producer({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "enable.idempotence": True})
+        producer = Producer(client_conf(cfg, extra={"enable.idempotence": True}))
         delivered = []
         producer.produce(
             topic,
@@ -34,11 +36,7 @@ def test_produce_and_consume_round_trip(kafka_admin, cfg):
         assert delivered == [None]
 
         consumer = Consumer(
-            {
-                "bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"],
-                "group.id": f"smoke-{topic}",
-                "auto.offset.reset": "earliest",
-            }
+            client_conf(cfg, extra={"group.id": f"smoke-{topic}", "auto.offset.reset": "earliest"})
         )
         consumer.subscribe([topic])
         msg = None
@@ -64,7 +62,7 @@ def test_read_through_returns_committed_records_once_and_ends_at_the_commit_mark
     topic = f"scratch_read_through_{uuid.uuid4().hex[:8]}"
     kafka_admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
     try:
-        producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"t-{topic}"})
+        producer = Producer(client_conf(bootstrap=bootstrap, extra={"transactional.id": f"t-{topic}"}))
         producer.init_transactions(30)
         for committed in (True, False, True):
             producer.begin_transaction()

@@ -37,6 +37,7 @@ from include.ingest.pacing import Pace
 from include.ingest.producer import ReplayOptions, replay
 from include.ingest.redelivery import high_watermarks
 from include.ingest.sender import Sender
+from include.kafka.client_conf import client_conf
 from include.kafka.metadata import committed_reader, end_offsets
 from include.kafka.topic_reader import TopicReadThrough
 from include.schema_headers import schema_id_of
@@ -356,7 +357,7 @@ def test_dag_rejects_a_bad_range_with_a_clear_message(airflow, cfg):
 
 
 def _topic_ends_of(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}"})
+    consumer = Consumer(client_conf(bootstrap=bootstrap, extra={"group.id": f"t-{uuid.uuid4().hex[:8]}"}))
     try:
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
@@ -404,7 +405,7 @@ def _sender_for(
     """A single sender over ``topic`` (3 partitions) and the blocks of ``path``, as replay() builds them."""
     bootstrap = cfg["KAFKA_BOOTSTRAP_SERVERS"]
     schema_id, schema = fetch_schema(cfg["SCHEMA_REGISTRY_URL"], cfg["SCHEMA_SUBJECT"])
-    conf = {"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, **(overrides or {})}
+    conf = client_conf(cfg, extra={**PRODUCER_DEFAULTS, **(overrides or {})})
     start = {name: high_watermarks(bootstrap, name) for name in (topic, dlq)}
     sender = Sender(conf, topic, dlq, schema_id, schema, load_price_model(None), None, str(path), start)
     sender.owned_partitions = {0, 1, 2}

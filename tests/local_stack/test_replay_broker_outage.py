@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from include import config
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.generator import generate
+from include.kafka.client_conf import client_conf
 from include.kafka.metadata import committed_reader
 from include.kafka.topic_reader import TopicReadThrough
 
@@ -49,7 +50,7 @@ def _supervisor(action: str) -> None:
 def _wait_for_broker(bootstrap: str, timeout: float = 120) -> AdminClient:
     deadline = time.monotonic() + timeout
     while True:
-        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin = AdminClient(client_conf(bootstrap=bootstrap))
         try:
             admin.list_topics(timeout=5)
             return admin
@@ -61,7 +62,7 @@ def _wait_for_broker(bootstrap: str, timeout: float = 120) -> AdminClient:
 
 def _wait_for_first_records(bootstrap: str, topic: str, timeout: float = 180) -> None:
     """Until the replay has published into ``topic``: the outage must hit it mid-flight."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}"})
+    consumer = Consumer(client_conf(bootstrap=bootstrap, extra={"group.id": f"t-{uuid.uuid4().hex[:8]}"}))
     try:
         deadline = time.monotonic() + timeout
         while True:

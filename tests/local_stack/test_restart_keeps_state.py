@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from include import config
+from include.kafka.client_conf import client_conf
 
 pytestmark = [pytest.mark.integration, pytest.mark.restarts_stack, pytest.mark.slow]
 
@@ -31,9 +32,9 @@ def test_down_up_keeps_state(bootstrapped, cfg):
     with psycopg.connect(config.pg_dsn("PG_OWNER"), autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS public.restart_probe (marker text PRIMARY KEY)")
         conn.execute("INSERT INTO public.restart_probe VALUES (%s)", (marker,))
-    admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
+    admin = AdminClient(client_conf(cfg))
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
-    producer = Producer({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "acks": "all"})
+    producer = Producer(client_conf(cfg, extra={"acks": "all"}))
     producer.produce(topic, value=marker.encode())
     assert producer.flush(30) == 0
     topics_before = set(admin.list_topics(timeout=10).topics)
@@ -46,11 +47,9 @@ def test_down_up_keeps_state(bootstrapped, cfg):
 
     with psycopg.connect(config.pg_dsn("PG_OWNER")) as conn:
         assert conn.execute("SELECT 1 FROM public.restart_probe WHERE marker = %s", (marker,)).fetchone()
-    admin = AdminClient({"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"]})
+    admin = AdminClient(client_conf(cfg))
     assert topics_before <= set(admin.list_topics(timeout=30).topics)
-    consumer = Consumer(
-        {"bootstrap.servers": cfg["KAFKA_BOOTSTRAP_SERVERS"], "group.id": topic, "enable.auto.commit": False}
-    )
+    consumer = Consumer(client_conf(cfg, extra={"group.id": topic, "enable.auto.commit": False}))
     consumer.assign([TopicPartition(topic, 0, 0)])
     msg = None
     for _ in range(30):

@@ -23,6 +23,7 @@ from stock_consumer_support import consume_stock, stock_registry_conf
 from include.ingest.end_of_input import HEARTBEAT_HEADER
 from include.ingest.generator import generate
 from include.ingest.producer import ReplayOptions, replay
+from include.kafka.client_conf import client_conf
 from include.schema_headers import schema_id_of
 
 pytestmark = pytest.mark.integration
@@ -103,7 +104,7 @@ def test_topic_audit_counts_events_and_markers_and_names_each_invalid_record(
     dlq_id = registry.get_latest_version(cfg["DLQ_SCHEMA_SUBJECT"]).schema_id
     # What a careless producer adds: no header at all, a value its schema refuses, and a dead
     # letter's schema on an event topic.
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(client_conf(bootstrap=bootstrap))
     producer.produce(raw, b'{"event_id":"1"}', b"1", partition=0)
     producer.produce(raw, b'{"event_id":"2","click":7}', b"2", partition=1, headers=schema_headers(raw_id))
     producer.produce(raw, b'{"event_id":"3"}', b"3", partition=2, headers=schema_headers(dlq_id))
