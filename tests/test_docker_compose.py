@@ -457,6 +457,26 @@ def test_airflow_services_share_one_image_and_the_code_mounts() -> None:
 # ------------------------------------------------------------------------------ versions
 
 
+FETCH_JARS = DOCKER_DIR / "flink" / "fetch-connector-jars.sh"
+
+
+def _assert_fetches_the_flink_lib_jars(args: dict[str, str]) -> None:
+    """Every jar the local stack puts into Flink's lib (connectors, the Parquet format) is in the
+    images' one download list, at the pom's version under the image's ARGs."""
+    text = FETCH_JARS.read_text()
+    jars = _pom_flink_lib_artifacts(REPO / "local_stack/jvm/pom.xml")
+    assert {"flink-sql-connector-kafka", "flink-parquet"} <= {artifact for _, artifact, _ in jars}
+    for group, artifact, version in jars:
+        m = re.search(
+            rf'"{re.escape(group.replace(".", "/"))}/{re.escape(artifact)}/\$\{{(\w+)\}}/{re.escape(artifact)}-\$\{{\1\}}\.jar"',
+            text,
+        )
+        assert m, f"{FETCH_JARS.name} does not download {group}:{artifact} (local_stack/jvm/pom.xml)"
+        assert (
+            args.get(m.group(1)) == version
+        ), f"{artifact}: {m.group(1)}={args.get(m.group(1))}, the pom says {version}"
+
+
 def test_flink_dockerfile_agrees_with_flink_txt_and_pom() -> None:
     dockerfile = DOCKER_DIR / "flink" / "Dockerfile"
     args = _dockerfile_args(dockerfile)
@@ -467,18 +487,8 @@ def test_flink_dockerfile_agrees_with_flink_txt_and_pom() -> None:
         rf"^FROM flink:{re.escape(pyflink)}-java17\s*$", dockerfile.read_text(), re.M
     ), "the Flink image must be the same Flink version as PyFlink"
     text = dockerfile.read_text()
-    # Every jar the local stack puts into Flink's lib (connectors, the Parquet format) at its version.
-    jars = _pom_flink_lib_artifacts(REPO / "local_stack/jvm/pom.xml")
-    assert {"flink-sql-connector-kafka", "flink-parquet"} <= {artifact for _, artifact, _ in jars}
-    for group, artifact, version in jars:
-        m = re.search(
-            rf'"{re.escape(group.replace(".", "/"))}/{re.escape(artifact)}/\$\{{(\w+)\}}/{re.escape(artifact)}-\$\{{\1\}}\.jar"',
-            text,
-        )
-        assert m, f"the Flink image does not download {group}:{artifact} (local_stack/jvm/pom.xml)"
-        assert (
-            args[m.group(1)] == version
-        ), f"{artifact}: {m.group(1)}={args[m.group(1)]}, the pom says {version}"
+    _assert_fetches_the_flink_lib_jars(args)
+    assert "fetch-connector-jars.sh" in text
     assert '"apache-flink==${PYFLINK_VERSION}"' in text
     # The connector builds name the Flink minor they target (4.0.1-2.0 -> Flink 2.0).
     flink_minor = ".".join(pyflink.split(".")[:2])
@@ -509,6 +519,40 @@ def test_airflow_dockerfile_agrees_with_requirements() -> None:
     assert COMPOSE["x-airflow-common"]["image"].endswith(f":{airflow}")
     for needed in ("requirements.txt", "airflow.lock", "dbt.txt"):
         assert needed in text, f"the Airflow image does not install {needed}"
+
+
+def test_airflow_image_can_deploy_the_flink_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tasks that submit the job run `flink run` in the Airflow image: it installs what the
+    settings' defaults name under ADEVENTS_HOME (the client, its Python, the connector jars, a JDK
+    with javac for the format jar), at the Flink image's versions, and mounts the Flink config."""
+    dockerfile = DOCKER_DIR / "airflow" / "Dockerfile"
+    text = dockerfile.read_text()
+    args = _dockerfile_args(dockerfile)
+    assert args["PYFLINK_VERSION"] == _pinned(REPO / "local_stack/requirements/flink.txt", "apache-flink")
+    flink_args = _dockerfile_args(DOCKER_DIR / "flink" / "Dockerfile")
+    assert {
+        k: v for k, v in args.items() if k in flink_args
+    } == flink_args, "the two images' Flink versions differ"
+    _assert_fetches_the_flink_lib_jars(args)
+    assert "openjdk-17-jdk-headless" in text  # javac: include/flink_jobs/ad_window_metrics/job.py format_jar
+    assert (
+        "python -m venv /opt/adevents/.venvs/flink" in text and '"apache-flink==${PYFLINK_VERSION}"' in text
+    )
+    assert 'cd "$lib"; \\\n    fetch-connector-jars.sh' in text
+    assert (
+        "pyflink/lib/*.jar" in text
+    )  # the wheel's runtime jars beside the connectors, as install.sh links them
+    monkeypatch.setattr(CONFIG, "PROJECT_ROOT", Path("/opt/adevents"))  # ADEVENTS_HOME of the image
+    image = CONFIG.resolve({"DATA_DIR": "/data"})
+    assert image["FLINK_CLI"] == "/opt/adevents/.venvs/flink/lib/python3.11/site-packages/pyflink/bin/flink"
+    assert image["FLINK_LIB_DIR"] == "/opt/adevents/local_stack/.jars/flink-lib"
+    assert "lib=/opt/adevents/local_stack/.jars/flink-lib" in text
+    # The job's Python on the TaskManagers is the Flink image's venv, at the same path.
+    assert image["FLINK_PYTHON_EXECUTABLE"] == "/opt/adevents/.venvs/flink/bin/python"
+    assert "/opt/adevents/.venvs/flink/bin/pip" in (DOCKER_DIR / "flink" / "Dockerfile").read_text()
+    env = _environment(SERVICES["airflow-scheduler"])
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in SERVICES["airflow-scheduler"]["volumes"]}
+    assert mounts[env["FLINK_CONF_DIR"]] == "./local_stack/docker/flink/conf"
 
 
 def test_streamlit_service() -> None:
@@ -670,6 +714,7 @@ COMPOSE_ONLY_FILES = (
     "streamlit/*",
     "flink/Dockerfile",
     "flink/adevents-entrypoint.sh",
+    "flink/fetch-connector-jars.sh",
     "kafka/fetch-jmx-agent.sh",
     "postgres/provision.sh",
     "grafana/provisioning/*",
