@@ -264,7 +264,20 @@ SETTINGS: tuple[Setting, ...] = (
         "repair, savepoint redeploy): one check-then-submit at a time on any number of workers. "
         "make up creates it; on another Airflow create it: airflow pools set <name> 1 '<description>'.",
     ),
-    Setting("AIRFLOW_PARALLELISM", "4", "Airflow LocalExecutor parallelism (2 cores: keep it small)."),
+    Setting(
+        "AIRFLOW_PARALLELISM",
+        "4",
+        "Tasks Airflow runs at once (LocalExecutor), and each Celery worker's concurrency (2 cores: keep it small).",
+    ),
+    Setting(
+        "AIRFLOW_EXECUTOR",
+        "LocalExecutor",
+        "LocalExecutor (tasks are the scheduler's subprocesses) or CeleryExecutor (tasks run on Celery "
+        "workers, Redis as the broker: make up starts one worker; more can run on other hosts).",
+    ),
+    Setting(
+        "AIRFLOW_CELERY_REDIS_DB", "1", "Redis database of the Celery broker (the dashboard cache uses 0)."
+    ),
     # Monitoring
     Setting("PROMETHEUS_PORT", "9090", "Prometheus port."),
     Setting("ALERTMANAGER_PORT", "9093", "Alertmanager port."),
@@ -552,6 +565,17 @@ def pg_jdbc_url(cfg: Mapping[str, str] | None = None, database: str | None = Non
     return f"jdbc:postgresql://{host}:{port}/{db}?{_query(pg_ssl_params(cfg))}"
 
 
+AIRFLOW_EXECUTORS = ("LocalExecutor", "CeleryExecutor")
+
+
+def airflow_executor(cfg: Mapping[str, str]) -> str:
+    """AIRFLOW_EXECUTOR, checked: the executors the pipeline is tested with."""
+    executor = cfg["AIRFLOW_EXECUTOR"]
+    if executor not in AIRFLOW_EXECUTORS:
+        raise ValueError(f"AIRFLOW_EXECUTOR must be one of {', '.join(AIRFLOW_EXECUTORS)}, not {executor!r}")
+    return executor
+
+
 def derived_settings(cfg: Mapping[str, str]) -> dict[str, str]:
     """Values built from the settings that the shell scripts and rendered configs need as well."""
     return {
@@ -559,6 +583,13 @@ def derived_settings(cfg: Mapping[str, str]) -> dict[str, str]:
         "PG_SSL_QUERY": _query(pg_ssl_params(cfg)),
         # TCP logins to the local server: TLS only, unless the clients are told not to use it.
         "PG_HBA_TCP": "host" if cfg["PG_SSLMODE"] == "disable" else "hostssl",
+        "AIRFLOW_EXECUTOR": airflow_executor(cfg),
+        # CeleryExecutor: tasks queue in Redis; their states go to Airflow's own database.
+        "AIRFLOW_CELERY_BROKER_URL": redis_url(cfg, db=int(cfg["AIRFLOW_CELERY_REDIS_DB"])),
+        "AIRFLOW_CELERY_RESULT_BACKEND": (
+            f"db+postgresql+psycopg2://airflow:{quote(cfg['AIRFLOW_DB_PASSWORD'], safe='')}"
+            f"@{cfg['PG_HOST']}:{cfg['PG_PORT']}/airflow?{_query(pg_ssl_params(cfg))}"
+        ),
     }
 
 
@@ -603,11 +634,11 @@ def kafka_security_params(cfg: Mapping[str, str] | None = None) -> dict[str, str
     return params
 
 
-def redis_url(cfg: Mapping[str, str] | None = None) -> str:
-    """``redis://`` URL of the pipeline's Redis, with REDIS_PASSWORD when one is set."""
+def redis_url(cfg: Mapping[str, str] | None = None, db: int = 0) -> str:
+    """``redis://`` URL of the pipeline's Redis (database ``db``), with REDIS_PASSWORD when one is set."""
     cfg = cfg if cfg is not None else resolve()
     auth = f":{quote(cfg['REDIS_PASSWORD'], safe='')}@" if cfg["REDIS_PASSWORD"] else ""
-    return f"redis://{auth}{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/0"
+    return f"redis://{auth}{cfg['REDIS_HOST']}:{cfg['REDIS_PORT']}/{db}"
 
 
 def airflow_connections(cfg: dict[str, str] | None = None) -> dict[str, str]:

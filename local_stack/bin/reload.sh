@@ -9,7 +9,9 @@ load_config
 HEALTH=("$REPO/.venvs/airflow/bin/python" "$STACK/health.py")
 
 supervisor_running || die "stack is not running: make up"
-log "restarting airflow:* streamlit"
-supervisorctl_ restart 'airflow:*' streamlit >/dev/null || true
+programs=('airflow:*' streamlit)
+if [[ $AIRFLOW_EXECUTOR == CeleryExecutor ]]; then programs+=(airflow-celery-worker); fi
+log "restarting ${programs[*]}"
+supervisorctl_ restart "${programs[@]}" >/dev/null || true
 "${HEALTH[@]}" --wait airflow streamlit --timeout 180
 log "airflow and streamlit reloaded: make status for health and URLs"

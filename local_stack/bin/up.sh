@@ -123,6 +123,7 @@ provision_postgres
 start kafka schema-registry flink-jobmanager flink-taskmanager postgres-exporter redis-exporter
 init_airflow
 start airflow:*
+if [[ $AIRFLOW_EXECUTOR == CeleryExecutor ]]; then start airflow-celery-worker; fi
 "${HEALTH[@]}" --wait kafka schema-registry flink --timeout 180
 "$REPO/.venvs/airflow/bin/python" "$STACK/bin/kafka_scram_user.py" ||
   die "kafka: the SASL_SSL listener's SCRAM user could not be created (see above)"
