@@ -22,6 +22,12 @@ def _path(uri: str):  # type: ignore[no-untyped-def]
     return ObjectStoragePath(uri, conn_id=config.get("BATCH_HANDOFF_CONN_ID") or None)
 
 
+def _copy(source, target) -> None:  # type: ignore[no-untyped-def]
+    """Streams one file to another (each a Path or an ObjectStoragePath), 8 MiB at a time."""
+    with source.open("rb") as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst, length=8 << 20)
+
+
 def publish(local: Path, relative: str) -> str:
     """Puts ``local`` at ``BATCH_HANDOFF_URI/relative``; returns its URI. A copy made elsewhere
     removes ``local``: the next tasks read the hand-off, and nothing stale stays on this worker."""
@@ -29,8 +35,7 @@ def publish(local: Path, relative: str) -> str:
     if target.protocol == "file" and Path(target.path).resolve() == local.resolve():
         return str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with local.open("rb") as src, target.open("wb") as dst:
-        shutil.copyfileobj(src, dst, length=8 << 20)
+    _copy(local, target)
     local.unlink()
     return str(target)
 
@@ -45,6 +50,5 @@ def fetched(uri: str) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="handoff-") as tmp:
         local = Path(tmp) / source.name
-        with source.open("rb") as src, local.open("wb") as dst:
-            shutil.copyfileobj(src, dst, length=8 << 20)
+        _copy(source, local)
         yield str(local)
