@@ -4,30 +4,21 @@ resolved one says RESOLVED without the firing summary; every link is ALERTMANAGE
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from stack_support import supervisorctl
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 # Long enough for Alertmanager to send the alert firing first (group_wait 10 s), even when slow.
 ALERT_LIFETIME_S = 40
-
-
-def _supervisorctl(cfg, *args: str) -> None:
-    conf = Path(cfg["DATA_DIR"]) / "run/conf/supervisord.conf"
-    subprocess.run(
-        [str(REPO / ".venvs/airflow/bin/supervisorctl"), "-c", str(conf), *args], check=True, timeout=60
-    )
 
 
 def _iso(epoch: float) -> str:
@@ -85,11 +76,11 @@ def alerts(cfg) -> Iterator[_Alerts]:
         ],
         timeout=10,
     ).raise_for_status()
-    _supervisorctl(cfg, "stop", "redis-exporter")
+    supervisorctl(cfg, "stop", "redis-exporter")
     try:
         yield posted
     finally:
-        _supervisorctl(cfg, "start", "redis-exporter")
+        supervisorctl(cfg, "start", "redis-exporter")
 
 
 def test_exporter_down_alert_reaches_slack_and_a_resolved_alert_says_resolved(cfg, alerts):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+from stack_support import supervisorctl
 from window_metrics_support import (
     isolated_run,
     jobs_named,
@@ -38,19 +38,7 @@ from include.ingest.producer import ReplayOptions, replay
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 AVAZU_ERA = datetime(2014, 10, 21, tzinfo=UTC)
-
-
-def _supervisorctl(cfg: dict[str, str], *args: str) -> str:
-    conf = Path(cfg["DATA_DIR"]) / "run/conf/supervisord.conf"
-    return subprocess.run(
-        [str(REPO / ".venvs/airflow/bin/supervisorctl"), "-c", str(conf), *args],
-        check=True,
-        timeout=60,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 def _taskmanagers(cfg: dict[str, str]) -> int:
@@ -80,11 +68,11 @@ def test_taskmanager_killed_mid_replay_recovers_and_equals_the_oracle(
     generate(path, 40_000, "14102500", 2, seed=77, progress=False)
 
     def kill_taskmanager(job_id: str) -> None:
-        pid = int(_supervisorctl(cfg, "pid", "flink-taskmanager"))
+        pid = int(supervisorctl(cfg, "pid", "flink-taskmanager"))
         os.kill(pid, signal.SIGKILL)
         # supervisord starts a new TaskManager; the job restarts on it from its last checkpoint.
         wait_for(
-            lambda: int(_supervisorctl(cfg, "pid", "flink-taskmanager") or 0) not in (0, pid), 60, "a new TM"
+            lambda: int(supervisorctl(cfg, "pid", "flink-taskmanager") or 0) not in (0, pid), 60, "a new TM"
         )
         wait_for(lambda: _taskmanagers(cfg) >= 1, 120, "the new TaskManager to register")
         wait_running(cfg, job_id, timeout=240)
