@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,19 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_START_S = 180
+
+
+def sasl_ssl_kafka_connection(cfg: Mapping[str, str]) -> str:
+    """AIRFLOW_CONN_KAFKA_DEFAULT for the local broker's SASL_SSL listener (SCRAM, the stack's CA)."""
+    extra = {
+        "bootstrap.servers": f"{cfg['BIND_HOST']}:{cfg['KAFKA_SASL_SSL_PORT']}",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.username": cfg["KAFKA_LOCAL_SASL_USERNAME"],
+        "sasl.password": cfg["KAFKA_LOCAL_SASL_PASSWORD"],
+        "ssl.ca.location": f"{cfg['DATA_DIR']}/tls/kafka/ca.crt",
+    }
+    return json.dumps({"conn_type": "kafka", "extra": extra})
 
 
 def supervisorctl(cfg: Mapping[str, str], *args: str, timeout: float = 120) -> str:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from stack_support import sasl_ssl_kafka_connection
 
 pytestmark = pytest.mark.integration
 
@@ -24,15 +25,7 @@ def test_the_dlq_retry_follows_a_changed_kafka_connection(cfg, airflow):
     stays paused meanwhile: the scheduler runs the tasks of an unpaused DAG's running runs, and it
     would take the temporary run's task (with the default params) before the command starts it."""
     sasl = f"{cfg['BIND_HOST']}:{cfg['KAFKA_SASL_SSL_PORT']}"
-    extra = {
-        "bootstrap.servers": sasl,
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanism": "SCRAM-SHA-256",
-        "sasl.username": cfg["KAFKA_LOCAL_SASL_USERNAME"],
-        "sasl.password": cfg["KAFKA_LOCAL_SASL_PASSWORD"],
-        "ssl.ca.location": f"{cfg['DATA_DIR']}/tls/kafka/ca.crt",
-    }
-    env = {**os.environ, "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps({"conn_type": "kafka", "extra": extra})}
+    env = {**os.environ, "AIRFLOW_CONN_KAFKA_DEFAULT": sasl_ssl_kafka_connection(cfg)}
     params = json.dumps({"dlq_topic": "scratch_dlq_conn_test", "raw_topic": "scratch_raw_conn_test"})
     cli = str(Path(sys.executable).with_name("airflow"))
     was_paused = airflow.set_paused("dag_dlq_retry", True)

@@ -18,7 +18,6 @@ REST address: its own PyFlink, jars, configuration, checkpoint and savepoint dir
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -31,7 +30,7 @@ import requests
 from airflow_logs_support import task_log
 from demo_support import run_demo
 from second_flink_cluster import SecondCluster, second_flink_cluster
-from stack_support import airflow_on_celery, not_run_on_the_worker
+from stack_support import airflow_on_celery, not_run_on_the_worker, sasl_ssl_kafka_connection
 from window_metrics_support import (
     JOB,
     cancel_job,
@@ -145,21 +144,10 @@ def test_the_demo_path_on_sasl_kafka_verified_postgres_a_remote_flink_and_celery
     token = uuid.uuid4().hex[:8]
     sasl = f"{cfg['BIND_HOST']}:{cfg['KAFKA_SASL_SSL_PORT']}"
     nowhere = f"{cfg['BIND_HOST']}:{_closed_port()}"
-    kafka_connection = {
-        "conn_type": "kafka",
-        "extra": {
-            "bootstrap.servers": sasl,
-            "security.protocol": "SASL_SSL",
-            "sasl.mechanism": "SCRAM-SHA-256",
-            "sasl.username": cfg["KAFKA_LOCAL_SASL_USERNAME"],
-            "sasl.password": cfg["KAFKA_LOCAL_SASL_PASSWORD"],
-            "ssl.ca.location": f"{cfg['DATA_DIR']}/tls/kafka/ca.crt",
-        },
-    }
     handoff = tmp_path / "handoff"
     settings = {
         **_remote_flink_settings(cluster),
-        "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps(kafka_connection),
+        "AIRFLOW_CONN_KAFKA_DEFAULT": sasl_ssl_kafka_connection(cfg),
         "KAFKA_BOOTSTRAP_SERVERS": nowhere,
         "PG_SSLMODE": "verify-full",
         "PG_SSLROOTCERT": str(cluster.root / "pg-ca.crt"),
