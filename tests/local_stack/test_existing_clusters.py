@@ -187,7 +187,7 @@ def test_the_demo_path_on_sasl_kafka_verified_postgres_a_remote_flink_and_celery
             topics = kafka_admin.list_topics(timeout=30).topics
             assert {settings["TOPIC_RAW"], settings["TOPIC_DLQ"]} <= set(topics)
 
-            # Celery: every task of the three runs went through the worker.
+            # Celery: every task of the four runs went through the worker.
             for dag_id, run_id in runs.items():
                 ran = [
                     t["task_id"] for t in airflow.task_instances(dag_id, run_id) if t["state"] == "success"
