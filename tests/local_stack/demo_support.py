@@ -17,7 +17,6 @@ FIVE_MINUTE_WINDOWS_PER_HOUR = 12
 
 @dataclass(frozen=True)
 class DemoReport:
-    output: str
     marts_day: date
     day_impressions: int
     day_clicks: int
@@ -53,4 +52,4 @@ def run_demo(env: Mapping[str, str] | None = None, timeout: float = 900) -> Demo
     assert summary, out[-3000:]
     assert "Dashboards" in out and "Flink UI" in out, out[-3000:]
     runs = dict(re.findall(r"==> triggering (\w+) through the Airflow REST API\n\s+(\S+): success", out))
-    return DemoReport(out, day, int(summary.group(1)), int(summary.group(2)), runs)
+    return DemoReport(day, int(summary.group(1)), int(summary.group(2)), runs)

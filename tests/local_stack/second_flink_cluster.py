@@ -17,7 +17,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from stack_support import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -39,17 +39,6 @@ def _render_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _uv() -> str:
@@ -143,7 +132,7 @@ def second_flink_cluster(cfg: dict[str, str], root: Path) -> Iterator[SecondClus
         ours = own_lib / jar.name
         shutil.copyfile(ours if ours.exists() else jar.resolve(), lib / jar.name)
 
-    rest, rpc, blob, jm_metrics, tm_metrics = _free_ports(5)
+    rest, rpc, blob, jm_metrics, tm_metrics = free_ports(5)
     render = _render_module()
     values = render.local_values(
         {

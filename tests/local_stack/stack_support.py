@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,18 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_START_S = 180
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports nothing listens on at this moment (the OS picks them)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def sasl_ssl_kafka_connection(cfg: Mapping[str, str]) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ import requests
 from airflow_logs_support import task_log
 from demo_support import run_demo
 from second_flink_cluster import SecondCluster, second_flink_cluster
-from stack_support import airflow_on_celery, not_run_on_the_worker, sasl_ssl_kafka_connection
+from stack_support import airflow_on_celery, free_ports, not_run_on_the_worker, sasl_ssl_kafka_connection
 from window_metrics_support import (
     JOB,
     cancel_job,
@@ -132,18 +131,12 @@ def test_a_cluster_known_only_by_its_rest_address_survives_a_taskmanager_crash_a
     ).exists(), "the job wrote checkpoints into this machine's local cluster directory"
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # free once closed: nothing listens there
-
-
 def test_the_demo_path_on_sasl_kafka_verified_postgres_a_remote_flink_and_celery(
     cfg, cluster, bootstrapped, airflow, kafka_admin, tmp_path
 ):
     token = uuid.uuid4().hex[:8]
     sasl = f"{cfg['BIND_HOST']}:{cfg['KAFKA_SASL_SSL_PORT']}"
-    nowhere = f"{cfg['BIND_HOST']}:{_closed_port()}"
+    nowhere = f"{cfg['BIND_HOST']}:{free_ports(1)[0]}"  # nothing listens there
     handoff = tmp_path / "handoff"
     settings = {
         **_remote_flink_settings(cluster),
