@@ -81,10 +81,13 @@ class SecondCluster:
         )
 
     def taskmanagers(self) -> int:
+        """Registered TaskManagers; -1 while the REST API is not answering yet. Right after it starts
+        listening it answers ``{"errors": [...]}`` (its leader not elected yet): also not yet."""
         try:
-            return len(requests.get(f"{self.rest_url}/taskmanagers", timeout=5).json()["taskmanagers"])
-        except requests.RequestException:
+            answer = requests.get(f"{self.rest_url}/taskmanagers", timeout=5).json()
+        except (requests.RequestException, ValueError):
             return -1
+        return len(answer["taskmanagers"]) if "taskmanagers" in answer else -1
 
     def start_taskmanager(self, timeout: float = 120) -> None:
         before = max(self.taskmanagers(), 0)
