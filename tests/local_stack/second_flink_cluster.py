@@ -80,19 +80,23 @@ class SecondCluster:
             start_new_session=True,  # its Python workers die with it
         )
 
-    def taskmanagers(self) -> int:
-        """Registered TaskManagers; -1 while the REST API is not answering yet. Right after it starts
-        listening it answers ``{"errors": [...]}`` (its leader not elected yet): also not yet."""
+    def taskmanager_ids(self) -> set[str] | None:
+        """Ids of the registered TaskManagers; None while the REST API is not answering yet. Right
+        after it starts listening it answers ``{"errors": [...]}`` (its leader not elected yet)."""
         try:
             answer = requests.get(f"{self.rest_url}/taskmanagers", timeout=5).json()
         except (requests.RequestException, ValueError):
-            return -1
-        return len(answer["taskmanagers"]) if "taskmanagers" in answer else -1
+            return None
+        return {tm["id"] for tm in answer["taskmanagers"]} if "taskmanagers" in answer else None
 
     def start_taskmanager(self, timeout: float = 120) -> None:
-        before = max(self.taskmanagers(), 0)
+        # By id, not by count: a killed TaskManager stays listed until its heartbeat times out, and
+        # the new one may register before or after that.
+        before = self.taskmanager_ids() or set()
         self._start("taskmanager")
-        self._wait(lambda: self.taskmanagers() > before, timeout, "a TaskManager to register")
+        self._wait(
+            lambda: bool((self.taskmanager_ids() or set()) - before), timeout, "a new TaskManager to register"
+        )
 
     def kill_taskmanager(self) -> None:
         """SIGKILL, as a crashed host: no deregistration; the JobManager notices by heartbeat."""
@@ -171,7 +175,7 @@ def second_flink_cluster(cfg: dict[str, str], root: Path) -> Iterator[SecondClus
     cluster = SecondCluster(root, f"http://{cfg['BIND_HOST']}:{rest}", {k: v for k, v in env.items() if v})
     try:
         cluster._start("jobmanager")
-        cluster._wait(lambda: cluster.taskmanagers() >= 0, 120, "REST API")
+        cluster._wait(lambda: cluster.taskmanager_ids() is not None, 120, "REST API")
         cluster.start_taskmanager()
         yield cluster
     finally:
