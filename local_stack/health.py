@@ -73,7 +73,9 @@ def check_kafka(cfg: dict[str, str]) -> Health:
 
     from include.kafka.client_conf import client_conf
 
-    admin = AdminClient(client_conf(cfg, extra={"socket.timeout.ms": 3000}))
+    # log_level 0: while the broker starts, --wait polls it; a refused connection is the expected
+    # answer then, and librdkafka would print each one to the terminal.
+    admin = AdminClient(client_conf(cfg, extra={"socket.timeout.ms": 3000, "log_level": 0}))
     meta = admin.list_topics(timeout=5)
     user_topics = [t for t in meta.topics if not t.startswith("__")]
     return Health(bool(meta.brokers), f"{len(meta.brokers)} broker(s), {len(user_topics)} topic(s)")
