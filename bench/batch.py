@@ -17,7 +17,9 @@ stages on the **scheduled path** (``source=archive``: the streaming job's Parque
 - ``pipeline_s`` = extract + validate + load + dbt: the docs/design.md "Targets" goal (<= 60 s);
 - ``baseline_copy_s``: a plain PostgreSQL ``COPY`` of the same rows (the day's decompressed CSV, all
   text columns, no validation, no economics) into a temporary table, measured in the same run;
-- ``ratio`` = pipeline_s / baseline_copy_s.
+- ``ratio`` = pipeline_s / baseline_copy_s;
+- ``cpu_us_per_row``: per stage (and the baseline), the CPU microseconds per row each process spent
+  (bench/cpu.py): where the two cores went.
 
 ``--source avazu`` measures the backfill path instead (the Avazu gzip read and priced by the
 columnar extract; no archive is written).
@@ -44,6 +46,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.cpu import CpuMeter  # noqa: E402
 from include import config  # noqa: E402
 
 BENCH_DAY = date(2012, 6, 1)
@@ -183,18 +186,24 @@ def run(rows: int, source: str = "archive", files_per_hour: int = 360) -> dict[s
             )
             shutil.rmtree(work / "priced")
             compaction_s = _compact_as_scheduled(work / "archive")
+        meter, cpu = CpuMeter(), {}
         t0 = time.monotonic()
         extracted = extract_day(BENCH_DAY, source, work, src, archive_root=work / "archive")
         t1 = time.monotonic()
+        cpu["extract"] = meter.split()
         validate_parquet(extracted.parquet_path, BENCH_DAY, docs_root=work / "docs")
         t2 = time.monotonic()
+        cpu["validate"] = meter.split()
         with connect(config.pg_dsn("PG_DBT")) as conn:
             load_day(conn, BENCH_DAY, extracted.parquet_path, source=source, source_uri=extracted.source_uri,
                      run_id="bench", role=config.get("DBT_ROLE"))  # fmt: skip
         t3 = time.monotonic()
+        cpu["load"] = meter.split()
         _dbt_build(BENCH_DAY)
         t4 = time.monotonic()
+        cpu["dbt"] = meter.split()
         baseline = _baseline_copy(src)
+        cpu["baseline_copy"] = meter.split()
         pipeline = t4 - t0
         return {
             "rows": extracted.rows,
@@ -211,6 +220,11 @@ def run(rows: int, source: str = "archive", files_per_hour: int = 360) -> dict[s
             "baseline_copy_s": round(baseline, 2),
             "ratio": round(pipeline / baseline, 2),
             "cores": os.cpu_count(),
+            # Per stage, each process's CPU µs per row: "bench" is the stage's own work (dbt is its
+            # child), "postgres" the server's side of COPY, the dbt models and their tests.
+            "cpu_us_per_row": {
+                stage: CpuMeter.per_event_us(spent, extracted.rows) for stage, spent in cpu.items()
+            },
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -55,7 +55,7 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def _children() -> dict[int, list[int]]:
+def process_children() -> dict[int, list[int]]:
     """ppid -> pids of every process, from one pass over /proc."""
     out: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
@@ -143,7 +143,7 @@ class MemorySampler:
         # Programs only change pid when restarted; asking supervisord every 30 s is plenty.
         if not self._programs or now - self._programs_at > 30:
             self._programs, self._programs_at = supervised_programs(self.run_dir), now
-        children = _children()
+        children = process_children()
         total = 0
         for name, pid in [*self._programs.items(), *dict(self.extra).items()]:
             kb = tree_pss_kb(pid, children)

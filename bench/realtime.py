@@ -15,6 +15,8 @@ archive directory):
   topic, same measure as ``events_per_s``;
 - ``busy``: per job vertex, the busy/backpressured share of wall time while the deployed job
   worked (Flink's ``busyTimeMsPerSecond``/``backPressuredTimeMsPerSecond``, sampled);
+- ``cpu_us_per_event``: for ours and the blackhole twin, the CPU microseconds per event each process
+  of the stack spent while that job worked (bench/cpu.py), and their total;
 - ``oracle_s``: the independent DuckDB implementation on the same file, same run; ``ratio`` =
   job_s / oracle_s (how much the streaming machinery costs over a batch computation);
 - ``latency_ms`` p50/p99: once the job has caught up, one minute of events at a time, then a
@@ -40,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import CpuMeter
 from include import config
 from include.flink_jobs.ad_window_metrics import oracle
 from include.flink_jobs.ad_window_metrics.spec import job_spec
@@ -222,9 +225,11 @@ def _latencies(run: _Private, template: dict[str, Any], after_ms: int, windows: 
     return out
 
 
-def _timed(run: _Private, job_id: str, done: Any, busy: dict | None = None) -> float:
-    """Seconds from the job running to ``done()``; samples vertex busyness into ``busy``."""
+def _timed(run: _Private, job_id: str, done: Any, busy: dict | None = None, cpu: dict | None = None) -> float:
+    """Seconds from the job running to ``done()``; samples vertex busyness into ``busy`` and puts
+    each process's CPU seconds over the same span into ``cpu``."""
     _wait_running(run.cfg, job_id)
+    meter = CpuMeter()
     started = time.monotonic()
     last_sample = 0.0
 
@@ -236,7 +241,10 @@ def _timed(run: _Private, job_id: str, done: Any, busy: dict | None = None) -> f
         return done()
 
     _wait(finished, 3600, "every window row", interval=0.5)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    if cpu is not None:
+        cpu.update(meter.split())
+    return seconds
 
 
 def run(
@@ -255,6 +263,8 @@ def run(
 
     private = _Private(cfg)
     busy: dict[str, dict[str, list[float]]] = {}
+    job_cpu: dict[str, float] = {}
+    blackhole_cpu: dict[str, float] = {}
     before_s = None
     try:
         report = replay(
@@ -262,7 +272,7 @@ def run(
         )
         assert report.ok and report.published == events, report.render()
         job_id = private.submit()
-        job_s = _timed(private, job_id, lambda: private.count() >= len(expected), busy)
+        job_s = _timed(private, job_id, lambda: private.count() >= len(expected), busy, job_cpu)
         actual = read_rows(private.pg, private.table)
 
         template = next(oracle.events_from_avazu(path))
@@ -273,7 +283,9 @@ def run(
         # The latency windows added rows: the blackhole job sees them too, so it waits for them.
         window_rows = private.count()
         blackhole_id = private.submit("_blackhole", None, "--blackhole-sinks")
-        blackhole_s = _timed(private, blackhole_id, lambda: _sink_rows(cfg, blackhole_id) >= window_rows)
+        blackhole_s = _timed(
+            private, blackhole_id, lambda: _sink_rows(cfg, blackhole_id) >= window_rows, cpu=blackhole_cpu
+        )
         private.cancel(blackhole_id)
 
         if before_job:
@@ -307,6 +319,12 @@ def run(
         "busy_ms_per_s": {
             name: {k: round(statistics.median(v)) for k, v in entry.items() if v}
             for name, entry in busy.items()
+        },
+        # The meter runs while the job works: the bench process only polls, every other process
+        # (the broker serving the reads, PostgreSQL and Redis taking the rows, Airflow idling) counts.
+        "cpu_us_per_event": {
+            "ours": CpuMeter.per_event_us(job_cpu, events),
+            "blackhole": CpuMeter.per_event_us(blackhole_cpu, blackhole_events),
         },
         "target": {"events_per_s": 60_000, "ratio_to_blackhole": 0.7, "p99_latency_ms": 1000},
     }
