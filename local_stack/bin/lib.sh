@@ -67,6 +67,10 @@ export_airflow_env() {
   export AIRFLOW__API_AUTH__JWT_SECRET=$AIRFLOW_JWT_SECRET
   export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$DATA_DIR/airflow/logs"
   export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
+  # Re-parsing the unchanged DAG files every 30 s (the default) kept ~12% of a core busy, taken from
+  # the stream on a 2-core machine. A file whose modification time changed is still parsed at the
+  # next refresh (file_parsing_sort_mode=modified_time); the interval only paces unchanged files.
+  export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=300
   export AIRFLOW__COSMOS__ENABLE_TELEMETRY=False
   export AIRFLOW__COSMOS__CACHE_DIR="$DATA_DIR/airflow/cosmos_cache"
   export SCARF_ANALYTICS=false DO_NOT_TRACK=true
