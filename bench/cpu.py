@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 from pathlib import Path
 
 from bench.fullrun_resources import process_children, supervised_programs
@@ -86,3 +87,16 @@ class CpuMeter:
         out = {name: round(s * 1e6 / events, 2) for name, s in sorted(busy.items(), key=lambda kv: -kv[1])}
         out["total"] = round(sum(busy.values()) * 1e6 / events, 2)
         return out
+
+
+def speed_probe_s() -> float:
+    """Wall seconds of one fixed single-thread Python loop (~1 s on an idle, unthrottled core).
+
+    The cores of a shared machine are not equally fast from one hour to the next; recorded beside
+    each result, it tells whether two runs' rates can be compared at all.
+    """
+    started = time.perf_counter()
+    total = 0
+    for i in range(20_000_000):
+        total += i
+    return round(time.perf_counter() - started, 3)

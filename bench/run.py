@@ -3,6 +3,8 @@
 One key per section; a run replaces only the sections it ran, so other benchmarks' results stay.
 Sections: ``ingest`` (bench/ingest.py), ``batch`` (bench/batch.py), ``realtime`` (bench/realtime.py),
 ``backfill`` (bench/backfill.py), ``latency`` (bench/latency.py). Run against the local stack (``local_stack/bin/run.sh``).
+Each section also records ``speed_probe_s``: one fixed Python loop timed before and after it, to
+tell a slower machine from a slower pipeline when comparing runs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench.cpu import speed_probe_s
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -91,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS)}")
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
     for section in args.sections:
+        probe_before = speed_probe_s()
         results[section] = SECTIONS[section](args)
+        results[section]["speed_probe_s"] = {"before": probe_before, "after": speed_probe_s()}
         args.results.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
         print(json.dumps({section: results[section]}, indent=2))
     return 0

@@ -41,3 +41,13 @@ def test_a_reaped_childs_time_stays_in_the_tree_and_in_the_meter() -> None:
 def test_per_event_us_drops_idle_processes_and_totals_the_rest() -> None:
     spent = {"bench": 0.5, "kafka": 2.0, "redis": 0.001}
     assert CpuMeter.per_event_us(spent, 1_000_000) == {"kafka": 2.0, "bench": 0.5, "total": 2.5}
+
+
+def test_the_speed_probe_times_its_loop() -> None:
+    from bench.cpu import speed_probe_s
+
+    started = time.perf_counter()
+    probe = speed_probe_s()
+    elapsed = time.perf_counter() - started
+    # 20M interpreted additions cannot take under 50 ms; the result is rounded to the millisecond.
+    assert 0.05 < probe <= elapsed + 0.001
