@@ -256,6 +256,7 @@ def run(
         path.parent.mkdir(parents=True, exist_ok=True)
         generate(path, rows, START_HOUR, hours, seed=20141023, progress=True)
 
+    print(f"oracle: the independent computation of {path.name}", flush=True)
     started = time.monotonic()
     expected = oracle.compute_file(path)
     oracle_s = time.monotonic() - started
@@ -267,21 +268,28 @@ def run(
     blackhole_cpu: dict[str, float] = {}
     before_s = None
     try:
+        print(f"publishing {events:,} events to {private.topic}", flush=True)
         report = replay(
             ReplayOptions(file=path, topic=private.topic, dlq_topic=private.dlq, pushgateway_url="")
         )
         assert report.ok and report.published == events, report.render()
+        print(
+            f"ours: the job as deployed, until its {len(expected):,} window rows are in PostgreSQL",
+            flush=True,
+        )
         job_id = private.submit()
         job_s = _timed(private, job_id, lambda: private.count() >= len(expected), busy, job_cpu)
         actual = read_rows(private.pg, private.table)
 
         template = next(oracle.events_from_avazu(path))
         last_ms = max(k[1] for k in expected).timestamp() * 1000 + 300_000
+        print(f"latency: {latency_windows} windows closed one at a time", flush=True)
         latencies = _latencies(private, template, int(last_ms), latency_windows)
         private.cancel(job_id)
 
         # The latency windows added rows: the blackhole job sees them too, so it waits for them.
         window_rows = private.count()
+        print(f"blackhole: the same SQL, until its sinks took {window_rows:,} rows", flush=True)
         blackhole_id = private.submit("_blackhole", None, "--blackhole-sinks")
         blackhole_s = _timed(
             private, blackhole_id, lambda: _sink_rows(cfg, blackhole_id) >= window_rows, cpu=blackhole_cpu
