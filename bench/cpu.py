@@ -90,7 +90,7 @@ class CpuMeter:
 
 
 def speed_probe_s() -> float:
-    """Wall seconds of one fixed single-thread Python loop (~1 s on an idle, unthrottled core).
+    """Wall seconds of one fixed single-thread Python loop (20M additions).
 
     The cores of a shared machine are not equally fast from one hour to the next; recorded beside
     each result, it tells whether two runs' rates can be compared at all.
