@@ -19,7 +19,7 @@ import resource
 import time
 from pathlib import Path
 
-from bench.fullrun_resources import process_children, supervised_programs
+from bench.fullrun_resources import process_children, supervised_programs, tree_total
 from include import config
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -41,15 +41,7 @@ def _stat_seconds(pid: int) -> float:
 
 
 def tree_seconds(root: int, children: dict[int, list[int]]) -> float:
-    total, stack, seen = 0.0, [root], set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += _stat_seconds(pid)
-        stack.extend(children.get(pid, ()))
-    return total
+    return tree_total(root, children, _stat_seconds)
 
 
 def snapshot(run_dir: Path | None = None) -> dict[str, float]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -72,16 +73,21 @@ def process_children() -> dict[int, list[int]]:
     return out
 
 
-def tree_pss_kb(root: int, children: dict[int, list[int]]) -> int:
-    total, stack, seen = 0, [root], set()
+def tree_total(root: int, children: dict[int, list[int]], value_of: Callable[[int], float]) -> float:
+    """``value_of(pid)`` summed over ``root`` and every process below it."""
+    total, stack, seen = 0.0, [root], set()
     while stack:
         pid = stack.pop()
         if pid in seen:
             continue
         seen.add(pid)
-        total += _pss_kb(pid)
+        total += value_of(pid)
         stack.extend(children.get(pid, ()))
     return total
+
+
+def tree_pss_kb(root: int, children: dict[int, list[int]]) -> int:
+    return int(tree_total(root, children, _pss_kb))
 
 
 def supervised_programs(run_dir: Path) -> dict[str, int]:
