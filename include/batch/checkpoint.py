@@ -18,6 +18,7 @@ run through :func:`run_suite`:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +28,10 @@ from include.docs_sites import GX_RESULTS, GX_SITE
 
 SITE_NAME = "pipeline"
 INDEX_RESULTS = 30
+
+# At INFO, importing great-expectations logs ~200 lines about its API-docs registry ("Skipping
+# registering function ... because it is a closure") into every validating task's log.
+logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
 
 
 @dataclass
