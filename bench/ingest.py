@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import time
@@ -28,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import CpuMeter
 from include import config
 from include.kafka.client_conf import client_conf
 
@@ -39,25 +39,6 @@ PRODUCER_FLAGS = (
     "batch.num.messages",
     "compression.type",
 )
-
-
-def _cpu_self_children() -> float:
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _broker_cpu() -> float | None:
-    """CPU seconds of the local broker (via supervisord's pid), None when not local."""
-    repo = config.PROJECT_ROOT
-    try:
-        pid = subprocess.run(
-            [str(repo / ".venvs/airflow/bin/supervisorctl"), "-c", str(repo / "data/run/conf/supervisord.conf"), "pid", "kafka"],
-            capture_output=True, text=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
 
 
 class _Topics:
@@ -82,12 +63,13 @@ class _Topics:
 
 
 def _measure(fn: Any) -> tuple[Any, float, float, float | None]:
-    broker0, cpu0, t0 = _broker_cpu(), _cpu_self_children(), time.perf_counter()
+    """``fn()``, its wall seconds, our CPU seconds (children included) and the local broker's
+    (None when the broker is not one of the stack's programs)."""
+    meter, t0 = CpuMeter(), time.perf_counter()
     result = fn()
     wall = time.perf_counter() - t0
-    cpu = _cpu_self_children() - cpu0
-    broker1 = _broker_cpu()
-    return result, wall, cpu, (broker1 - broker0) if broker0 is not None and broker1 is not None else None
+    spent = meter.split()
+    return result, wall, spent["bench"], spent.get("kafka")
 
 
 def write_kcat_lines(csv_path: Path, out: Path) -> int:

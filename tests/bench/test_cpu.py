@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from bench.cpu import CpuMeter, tree_seconds
+from bench.cpu import CpuMeter, speed_probe_s, tree_seconds
 from bench.fullrun_resources import process_children
 
 BURN = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
@@ -44,8 +44,6 @@ def test_per_event_us_drops_idle_processes_and_totals_the_rest() -> None:
 
 
 def test_the_speed_probe_times_its_loop() -> None:
-    from bench.cpu import speed_probe_s
-
     started = time.perf_counter()
     probe = speed_probe_s()
     elapsed = time.perf_counter() - started
