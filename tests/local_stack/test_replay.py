@@ -140,18 +140,19 @@ def test_sample_replays_100_valid_records_with_schema_id_times_and_economics(cfg
         assert markers[p][0].offset() < min(events) and markers[p][-1].offset() > max(events)
     assert len(consume_all(cfg["KAFKA_BOOTSTRAP_SERVERS"], dlq)[0]) == 0
 
-    # The run's metrics reach the local Prometheus through the Pushgateway.
+    # The run's metrics reach the local Prometheus through the Pushgateway. A scrape may land between
+    # the replay's first push (nothing published yet) and its final one, so wait for the final count.
     query = f'avazu_replay_rows_published_total{{replay_id="{replay_id}"}}'
     deadline, value = time.monotonic() + 40, None
     while time.monotonic() < deadline:
         result = requests.get(
             f"http://127.0.0.1:{cfg['PROMETHEUS_PORT']}/api/v1/query", params={"query": query}, timeout=5
         ).json()["data"]["result"]
-        if result:
-            value = float(result[0]["value"][1])
+        value = float(result[0]["value"][1]) if result else None
+        if value == 100.0:
             break
         time.sleep(2)
-    assert value == 100.0, f"{query} not in Prometheus"
+    assert value == 100.0, f"{query} = {value} in Prometheus, expected the final count 100"
 
 
 def _corrupt_file(tmp_path: Path) -> tuple[Path, dict[int, tuple[str, bytes]]]:
