@@ -1,9 +1,9 @@
 """The ``airflow`` command, with the libraries of the pipeline's slowest-starting tasks already imported.
 
-``python -m include.airflow_preloaded scheduler`` runs ``airflow scheduler``. The local stack and
-docker-compose start the scheduler (and a Celery worker) this way because both run each task in a
-process *forked* from themselves: LocalExecutor's workers are forked from the scheduler, and every
-task from a worker. A task then finds great-expectations (with pandas, pyarrow, scipy and
+``python -m include.airflow_preloaded scheduler`` runs ``airflow scheduler``. The local stack starts
+its scheduler and its Celery worker (CeleryExecutor only) this way, docker-compose its scheduler,
+because each runs tasks in processes *forked* from itself: LocalExecutor's workers are forked from
+the scheduler and every task from a worker; Celery's pool processes from the worker, likewise. A task then finds great-expectations (with pandas, pyarrow, scipy and
 SQLAlchemy, which it imports) already in memory. Importing it takes 4-10 s of CPU, and the daily
 ETL's ``validate`` and ``check_marts`` each paid that on every run.
 
